@@ -1,0 +1,51 @@
+/**
+ * The compressor interface. A compressor turns one block (data, fragment or metadata) into one
+ * self-contained stream the kernel can decode (format page §4). It returns null when the result
+ * would not be smaller than the input: the caller then stores the block raw, as mksquashfs does.
+ *
+ * `compress` is synchronous on purpose: it runs inside worker threads in the parallel pipeline,
+ * and a synchronous call per block is the simplest contract for both sides.
+ */
+export interface Compressor {
+  /** Superblock compression id (1 gzip, 4 xz, ...). */
+  readonly id: number;
+  readonly name: string;
+  /**
+   * Compresses one block. `kind` lets a compressor use block-type specific settings (xz only
+   * tries BCJ filters on data, never on metadata, as mksquashfs).
+   */
+  compress(block: Uint8Array, kind: BlockKind): Uint8Array | null;
+  /** Decompresses one block; fails if the output would exceed `maxOut`. */
+  decompress(block: Uint8Array, maxOut: number): Uint8Array;
+  /** Payload of the compressor-options block, or null when the options are the defaults. */
+  optionsPayload(): Uint8Array | null;
+}
+
+export type BlockKind = 'data' | 'metadata';
+
+/** Options for every compressor, by name; the CLI maps mksquashfs's -X flags onto these. */
+export interface GzipOptions {
+  name: 'gzip';
+  /** 1–9, default 9. */
+  level?: number;
+  /** 8–15, default 15. */
+  windowBits?: number;
+  /** Strategies to try per block; the smallest result wins. Default: just 'default'. */
+  strategies?: GzipStrategy[];
+}
+export type GzipStrategy = 'default' | 'filtered' | 'huffman_only' | 'run_length_encoded' | 'fixed';
+
+export interface XzOptions {
+  name: 'xz';
+  /** LZMA2 dictionary for data blocks; default = block size. 2^n or 3·2^n, 8 KiB … block size. */
+  dictSize?: number;
+  /** BCJ filters to try per data block, as well as plain LZMA2; the smallest wins. */
+  bcj?: BcjFilter[];
+}
+export type BcjFilter = 'x86' | 'powerpc' | 'ia64' | 'arm' | 'armthumb' | 'sparc';
+
+export interface NoneOptions {
+  name: 'none';
+}
+
+export type CompressionOptions = GzipOptions | XzOptions | NoneOptions;

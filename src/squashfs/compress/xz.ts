@@ -1,0 +1,119 @@
+/**
+ * xz (id 4): each block is a complete .xz stream with LZMA2 (optionally after one BCJ filter)
+ * and a CRC32 check; the kernel rejects CRC64/SHA-256 and any dictionary larger than the one it
+ * preallocates, which is the options block's dictionary or else the block size (format page §4).
+ *
+ * Settings are those of mksquashfs: preset 6 spelled out field by field (lc 3, lp 0, pb 2, normal
+ * mode, nice length 64, BT4 match finder), dictionary = block size (or -Xdict-size) for data and
+ * 8192 for metadata. With BCJ filters each data block is compressed once plain and once per filter,
+ * and the smallest stream wins.
+ *
+ * lzma-native is driven synchronously through its native stream (no worker thread per call).
+ * Pitfalls from shared/design/dependencies.md: the option key is `dictSize`, and a `preset` inside
+ * the filter options would silently reset it, so no preset is passed.
+ */
+import { createRequire } from 'node:module';
+import type { LzmaFilter } from 'lzma-native';
+import { Compression, METADATA_SIZE } from '../format/constants.js';
+import { SquashfsError } from '../errors.js';
+import type { BcjFilter, BlockKind, Compressor, XzOptions } from './compressor.js';
+
+const require = createRequire(import.meta.url);
+const lzma = require('lzma-native') as typeof import('lzma-native').default;
+
+/** Bit of each BCJ filter in the options block, and its liblzma filter id. */
+export const BCJ_FILTERS: Record<BcjFilter, { bit: number; id: number }> = {
+  x86: { bit: 0x01, id: lzma.FILTER_X86 },
+  powerpc: { bit: 0x02, id: lzma.FILTER_POWERPC },
+  ia64: { bit: 0x04, id: lzma.FILTER_IA64 },
+  arm: { bit: 0x08, id: lzma.FILTER_ARM },
+  armthumb: { bit: 0x10, id: lzma.FILTER_ARMTHUMB },
+  sparc: { bit: 0x20, id: lzma.FILTER_SPARC },
+};
+
+/** The kernel's xz decoder only accepts dictionaries of the form 2^n or 3·2^n. */
+export function isValidXzDictSize(n: number): boolean {
+  if (!Number.isInteger(n) || n < 8192) return false;
+  let m = n;
+  while (m % 2 === 0) m /= 2;
+  return m === 1 || m === 3;
+}
+
+function runStream(configure: (s: InstanceType<typeof lzma.Stream>) => void, input: Uint8Array): Uint8Array {
+  const stream = new lzma.Stream();
+  const chunks: Uint8Array[] = [];
+  let failure: Error | null = null;
+  stream.bufferHandler = (buf, _processed, err) => {
+    if (err) failure = err;
+    if (buf) chunks.push(buf);
+  };
+  configure(stream);
+  stream.code(input, false);
+  stream.code(null, false);
+  if (failure) throw failure;
+  return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
+}
+
+function lzma2(dictSize: number): LzmaFilter {
+  return {
+    id: lzma.FILTER_LZMA2,
+    options: { dictSize, lc: 3, lp: 0, pb: 2, mode: lzma.MODE_NORMAL, niceLen: 64, mf: lzma.MF_BT4, depth: 0 },
+  };
+}
+
+export class XzCompressor implements Compressor {
+  readonly id = Compression.Xz;
+  readonly name = 'xz';
+  readonly dictSize: number;
+  readonly bcj: BcjFilter[];
+  private readonly dataChains: LzmaFilter[][];
+  private readonly metadataChain: LzmaFilter[];
+
+  constructor(
+    private readonly blockSize: number,
+    options: Omit<XzOptions, 'name'> = {},
+  ) {
+    this.dictSize = options.dictSize ?? blockSize;
+    this.bcj = [...new Set(options.bcj ?? [])];
+    if (!isValidXzDictSize(this.dictSize) || this.dictSize > blockSize) {
+      throw new SquashfsError(
+        'INVALID_ARGUMENT',
+        `xz dictionary size ${this.dictSize} must be 2^n or 3*2^n, at least 8192 and at most the block size ${blockSize}`,
+      );
+    }
+    this.dataChains = [[lzma2(this.dictSize)], ...this.bcj.map((f) => [{ id: BCJ_FILTERS[f].id }, lzma2(this.dictSize)])];
+    this.metadataChain = [lzma2(METADATA_SIZE)];
+  }
+
+  compress(block: Uint8Array, kind: BlockKind): Uint8Array | null {
+    const chains = kind === 'metadata' ? [this.metadataChain] : this.dataChains;
+    let best: Uint8Array | null = null;
+    for (const chain of chains) {
+      const out = runStream((s) => s.streamEncoder_(chain, lzma.CHECK_CRC32), block);
+      if (best === null || out.length < best.length) best = out;
+    }
+    return best !== null && best.length < block.length ? best : null;
+  }
+
+  decompress(block: Uint8Array, maxOut: number): Uint8Array {
+    let out: Uint8Array;
+    try {
+      out = runStream((s) => s.streamDecoder_(Math.max(64 << 20, this.blockSize * 4), 0), block);
+    } catch (err) {
+      throw new SquashfsError('CORRUPT', `xz block does not decompress: ${(err as Error).message}`, { cause: err });
+    }
+    if (out.length > maxOut) {
+      throw new SquashfsError('CORRUPT', `xz block decompresses to ${out.length} bytes, more than ${maxOut}`);
+    }
+    return out;
+  }
+
+  optionsPayload(): Uint8Array | null {
+    if (this.dictSize === this.blockSize && this.bcj.length === 0) return null;
+    const out = new Uint8Array(8);
+    const v = new DataView(out.buffer);
+    v.setUint32(0, this.dictSize, true);
+    v.setUint32(4, this.bcj.reduce((m, f) => m | BCJ_FILTERS[f].bit, 0), true);
+    return out;
+  }
+}

@@ -1,0 +1,136 @@
+/**
+ * The in-memory tree the writer consumes. It holds metadata and *sources* of file contents, never
+ * the contents themselves, so its size grows with the number of inodes, not with the data.
+ *
+ * Names are raw bytes: directories are sorted by unsigned byte order and names need not be UTF-8.
+ * A hard link is the same node object reachable under two names. `mode` holds permission bits
+ * only (including setuid/setgid/sticky); the kind gives the file type.
+ */
+
+export interface Xattr {
+  /** Full name including the namespace prefix, e.g. `user.comment`. */
+  name: string;
+  value: Uint8Array;
+}
+
+export interface NodeMeta {
+  mode: number;
+  uid: number;
+  gid: number;
+  /** Seconds since the epoch, 0 … 2^32-1. */
+  mtime: number;
+  xattrs?: Xattr[];
+}
+
+/**
+ * Where a regular file's bytes come from. `read()` is called at most once and must yield the
+ * bytes in order; `size` is what the file is expected to hold: a source that yields a different
+ * number of bytes is reported as changed during the write.
+ */
+export interface FileSource {
+  readonly size: number;
+  /** Names the source in error messages (a host path, or a description). */
+  readonly description: string;
+  /**
+   * True when the file on the host has holes (allocated blocks < size). mksquashfs then records
+   * the bytes saved by sparse blocks in an extended inode; we do the same for parity.
+   */
+  readonly sparseOnDisk?: boolean;
+  read(): AsyncIterable<Uint8Array>;
+}
+
+export interface DirEntryNode {
+  name: Uint8Array;
+  node: TreeNode;
+}
+
+export interface DirNode extends NodeMeta {
+  kind: 'dir';
+  entries: DirEntryNode[];
+}
+export interface FileNode extends NodeMeta {
+  kind: 'file';
+  source: FileSource;
+}
+export interface SymlinkNode extends NodeMeta {
+  kind: 'symlink';
+  target: Uint8Array;
+}
+export interface DeviceNode extends NodeMeta {
+  kind: 'blockdev' | 'chardev';
+  major: number;
+  minor: number;
+}
+export interface IpcNode extends NodeMeta {
+  kind: 'fifo' | 'socket';
+}
+
+export type TreeNode = DirNode | FileNode | SymlinkNode | DeviceNode | IpcNode;
+export type NodeKind = TreeNode['kind'];
+
+const encoder = new TextEncoder();
+
+/** Converts a JS string name to bytes (UTF-8); pass bytes directly for non-UTF-8 names. */
+export function nameBytes(name: string | Uint8Array): Uint8Array {
+  return typeof name === 'string' ? encoder.encode(name) : name;
+}
+
+/** A source over bytes already in memory. */
+export function bytesSource(bytes: Uint8Array, description = 'in-memory data'): FileSource {
+  return {
+    size: bytes.length,
+    description,
+    async *read() {
+      yield bytes;
+    },
+  };
+}
+
+/** A source that yields `size` zero bytes in 1 MiB chunks without allocating them all. */
+export function zeroSource(size: number, description = 'zero-filled data'): FileSource {
+  return {
+    size,
+    description,
+    async *read() {
+      const chunk = new Uint8Array(Math.min(size, 1 << 20));
+      for (let left = size; left > 0; left -= chunk.length) {
+        yield left >= chunk.length ? chunk : chunk.subarray(0, left);
+      }
+    },
+  };
+}
+
+/**
+ * Small helpers for building trees in code (tests, the portable-service layout, API users).
+ * Defaults: root-owned, mtime 0, 0755 for directories, 0644 for files, 0777 for symlinks.
+ */
+export const tree = {
+  dir(entries: Record<string, TreeNode> | DirEntryNode[] = {}, meta: Partial<NodeMeta> = {}): DirNode {
+    const list = Array.isArray(entries)
+      ? entries
+      : Object.entries(entries).map(([name, node]) => ({ name: nameBytes(name), node }));
+    return { kind: 'dir', entries: list, ...defaults(0o755), ...meta };
+  },
+  file(content: Uint8Array | string | FileSource, meta: Partial<NodeMeta> = {}): FileNode {
+    const source =
+      typeof content === 'string'
+        ? bytesSource(encoder.encode(content))
+        : content instanceof Uint8Array
+          ? bytesSource(content)
+          : content;
+    return { kind: 'file', source, ...defaults(0o644), ...meta };
+  },
+  symlink(target: string | Uint8Array, meta: Partial<NodeMeta> = {}): SymlinkNode {
+    return { kind: 'symlink', target: nameBytes(target), ...defaults(0o777), ...meta };
+  },
+  device(kind: 'blockdev' | 'chardev', major: number, minor: number, meta: Partial<NodeMeta> = {}): DeviceNode {
+    return { kind, major, minor, ...defaults(0o644), ...meta };
+  },
+  ipc(kind: 'fifo' | 'socket', meta: Partial<NodeMeta> = {}): IpcNode {
+    return { kind, ...defaults(0o644), ...meta };
+  },
+};
+
+function defaults(mode: number): NodeMeta {
+  return { mode, uid: 0, gid: 0, mtime: 0 };
+}

@@ -1,0 +1,82 @@
+/**
+ * Options of the image writer. Each maps onto a mksquashfs flag (named in the comment); the CLI
+ * turns mksquashfs's command line into this object, and library users set it directly.
+ */
+import type { CompressionOptions } from '../compress/compressor.js';
+
+export interface WriteOptions {
+  /** -comp and -X options. Default gzip level 9, window 15. */
+  compression?: CompressionOptions;
+  /** -b: 4096 … 1048576, a power of two. Default 131072. */
+  blockSize?: number;
+  /** -noI / -noInodeCompression: inode table stored raw. */
+  uncompressedInodes?: boolean;
+  /** -noD / -noDataCompression: data blocks stored raw. */
+  uncompressedData?: boolean;
+  /** -noF / -noFragmentCompression: fragment blocks stored raw. */
+  uncompressedFragments?: boolean;
+  /** -noX / -noXattrCompression: xattr tables stored raw. */
+  uncompressedXattrs?: boolean;
+  /** -noId / -noIdTableCompression: id table stored raw. */
+  uncompressedIds?: boolean;
+  /** -no-fragments ('never'), default ('small': files smaller than a block), -always-use-fragments ('always': every tail). */
+  fragments?: 'never' | 'small' | 'always';
+  /** -no-duplicates when false. */
+  duplicates?: boolean;
+  /** -no-sparse when false: all-zero blocks are then stored like any other. */
+  sparse?: boolean;
+  /** -no-xattrs when false (drops every xattr and sets the "no xattrs" flag). */
+  xattrs?: boolean;
+  /** -no-exports when false. */
+  exports?: boolean;
+  /** -mkfs-time: superblock time. Default 0 (tsquashfs never reads the clock). */
+  mkfsTime?: number;
+  /** -all-root / -force-uid / -force-gid: owner of every inode. */
+  forceUid?: number;
+  forceGid?: number;
+  /** -all-time: every inode's mtime. */
+  allTime?: number;
+  /** SOURCE_DATE_EPOCH behaviour: clamp every inode's mtime to at most this. */
+  clampTime?: number;
+  /** -root-mode / -root-uid / -root-gid / -root-time: the root directory's own metadata. */
+  rootMode?: number;
+  rootUid?: number;
+  rootGid?: number;
+  rootTime?: number;
+  /** Called as data is written, for progress displays. */
+  onProgress?: (progress: WriteProgress) => void;
+}
+
+export interface WriteProgress {
+  filesDone: number;
+  filesTotal: number;
+  bytesRead: number;
+  bytesTotal: number;
+}
+
+/** What the writer reports when it is done (the mksquashfs-like summary is printed from it). */
+export interface WriteReport {
+  imageSize: number; // bytes_used
+  paddedSize: number; // file size after 4 KiB padding
+  blockSize: number;
+  compression: string;
+  inodeCount: number;
+  files: number;
+  directories: number;
+  symlinks: number;
+  devices: number;
+  fifos: number;
+  sockets: number;
+  hardLinkedNames: number;
+  fragments: number;
+  duplicateFiles: number;
+  sparseBlocks: number;
+  idCount: number;
+  xattrSets: number;
+  /** Uncompressed size of all file data. */
+  dataBytes: number;
+  /** Bytes taken on disk by data blocks and fragment blocks. */
+  dataBytesOnDisk: number;
+  inodeTableSize: number;
+  directoryTableSize: number;
+}
