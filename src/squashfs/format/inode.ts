@@ -71,6 +71,13 @@ export interface IpcInode extends InodeHeader {
 
 export type Inode = DirInode | FileInode | SymlinkInode | DeviceInode | IpcInode;
 
+/** An inode without the header fields the writer fills in last (owner, time, number, mode). */
+export type InodeBody = Inode extends infer T
+  ? T extends Inode
+    ? Omit<T, 'mode' | 'uidIndex' | 'gidIndex' | 'mtime' | 'inodeNumber'>
+    : never
+  : never;
+
 export const isExtendedType = (type: number) => type >= InodeType.ExtDir;
 export const basicTypeOf = (type: number) => (type >= InodeType.ExtDir ? type - 7 : type);
 

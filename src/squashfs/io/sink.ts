@@ -1,0 +1,174 @@
+/**
+ * Where an image is written. The writer appends sequentially, may rewind to drop the blocks of a
+ * file that turned out to be a duplicate, reads back what it wrote (to confirm duplicates byte for
+ * byte), and patches the superblock at offset 0 at the end.
+ *
+ * FileSink writes to a temporary name beside the target and renames it into place on commit, so a
+ * failed or interrupted write never leaves a partial image at the output path.
+ */
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { ioError } from '../errors.js';
+
+export interface Sink {
+  /** Bytes written so far (the position of the next append). */
+  readonly position: number;
+  append(bytes: Uint8Array): Promise<void>;
+  /** Reads back `length` bytes written earlier at `position`. */
+  readAt(position: number, length: number): Promise<Uint8Array>;
+  /** Drops everything from `position` on; later appends continue there. */
+  rewind(position: number): Promise<void>;
+  /** Overwrites bytes already written (the superblock). */
+  patch(position: number, bytes: Uint8Array): Promise<void>;
+  /** Makes the image visible at its destination. */
+  commit(): Promise<void>;
+  /** Discards everything; safe to call after a failure at any point, and more than once. */
+  abort(): Promise<void>;
+}
+
+const BUFFER_SIZE = 1 << 20;
+
+export class FileSink implements Sink {
+  private pending: Uint8Array[] = [];
+  private pendingBytes = 0;
+  /** Bytes already handed to the file. */
+  private flushed = 0;
+  private closed = false;
+
+  private constructor(
+    private readonly handle: fs.FileHandle,
+    private readonly tempPath: string,
+    private readonly finalPath: string,
+  ) {}
+
+  static async create(finalPath: string): Promise<FileSink> {
+    const dir = path.dirname(path.resolve(finalPath));
+    const tempPath = path.join(dir, `.${path.basename(finalPath)}.tsquashfs-${randomBytes(6).toString('hex')}.tmp`);
+    let handle: fs.FileHandle;
+    try {
+      handle = await fs.open(tempPath, 'wx', 0o644);
+    } catch (err) {
+      throw ioError(err, finalPath, 'create image');
+    }
+    return new FileSink(handle, tempPath, finalPath);
+  }
+
+  get position(): number {
+    return this.flushed + this.pendingBytes;
+  }
+
+  async append(bytes: Uint8Array): Promise<void> {
+    if (bytes.length === 0) return;
+    this.pending.push(bytes);
+    this.pendingBytes += bytes.length;
+    if (this.pendingBytes >= BUFFER_SIZE) await this.flush();
+  }
+
+  private async flush(): Promise<void> {
+    if (this.pendingBytes === 0) return;
+    const chunks = this.pending;
+    const at = this.flushed;
+    this.pending = [];
+    this.flushed += this.pendingBytes;
+    this.pendingBytes = 0;
+    try {
+      await this.handle.writev(chunks, at);
+    } catch (err) {
+      throw ioError(err, this.finalPath, 'write image');
+    }
+  }
+
+  async readAt(position: number, length: number): Promise<Uint8Array> {
+    if (position + length > this.flushed) await this.flush();
+    const out = Buffer.allocUnsafe(length);
+    try {
+      const { bytesRead } = await this.handle.read(out, 0, length, position);
+      if (bytesRead !== length) throw new Error(`short read at ${position}`);
+    } catch (err) {
+      throw ioError(err, this.finalPath, 'read back image');
+    }
+    return out;
+  }
+
+  async rewind(position: number): Promise<void> {
+    await this.flush();
+    try {
+      await this.handle.truncate(position);
+    } catch (err) {
+      throw ioError(err, this.finalPath, 'truncate image');
+    }
+    this.flushed = position;
+  }
+
+  async patch(position: number, bytes: Uint8Array): Promise<void> {
+    await this.flush();
+    try {
+      await this.handle.write(bytes, 0, bytes.length, position);
+    } catch (err) {
+      throw ioError(err, this.finalPath, 'write image');
+    }
+  }
+
+  async commit(): Promise<void> {
+    await this.flush();
+    try {
+      await this.handle.sync();
+      await this.handle.close();
+      this.closed = true;
+      await fs.rename(this.tempPath, this.finalPath);
+    } catch (err) {
+      await this.abort();
+      throw ioError(err, this.finalPath, 'write image');
+    }
+  }
+
+  async abort(): Promise<void> {
+    if (!this.closed) {
+      this.closed = true;
+      await this.handle.close().catch(() => undefined);
+    }
+    await fs.rm(this.tempPath, { force: true }).catch(() => undefined);
+  }
+}
+
+/** Keeps the whole image in memory; for tests and small in-process images. */
+export class MemorySink implements Sink {
+  private buf = new Uint8Array(1 << 16);
+  private length = 0;
+  result: Uint8Array | null = null;
+
+  get position(): number {
+    return this.length;
+  }
+
+  private ensure(size: number): void {
+    if (size <= this.buf.length) return;
+    let n = this.buf.length * 2;
+    while (n < size) n *= 2;
+    const next = new Uint8Array(n);
+    next.set(this.buf.subarray(0, this.length));
+    this.buf = next;
+  }
+
+  async append(bytes: Uint8Array): Promise<void> {
+    this.ensure(this.length + bytes.length);
+    this.buf.set(bytes, this.length);
+    this.length += bytes.length;
+  }
+  async readAt(position: number, length: number): Promise<Uint8Array> {
+    return this.buf.slice(position, position + length);
+  }
+  async rewind(position: number): Promise<void> {
+    this.length = position;
+  }
+  async patch(position: number, bytes: Uint8Array): Promise<void> {
+    this.buf.set(bytes, position);
+  }
+  async commit(): Promise<void> {
+    this.result = this.buf.slice(0, this.length);
+  }
+  async abort(): Promise<void> {
+    this.length = 0;
+  }
+}

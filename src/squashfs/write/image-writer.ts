@@ -1,0 +1,318 @@
+/**
+ * Writes a whole image (format page §16): plan, superblock placeholder and options block, file
+ * data, inode and directory tables (post-order), then the fragment, export, id and xattr tables,
+ * padding to 4 KiB, and finally the superblock at offset 0. The sink is committed only when all of
+ * that succeeded; on any failure it is aborted and nothing is left at the output path.
+ */
+import { createCompressor, type Compressor } from '../compress/index.js';
+import { SquashfsError } from '../errors.js';
+import { DEFAULT_BLOCK_SIZE, Flags, InodeType, MAX_BLOCK_SIZE, MIN_BLOCK_SIZE, NO_INDEX } from '../format/constants.js';
+import { encodeInode, encodeRdev, type Inode, type InodeBody } from '../format/inode.js';
+import { encodeMetadataHeader } from '../format/metadata.js';
+import { encodeSuperblock, SUPERBLOCK_SIZE } from '../format/superblock.js';
+import { encodeFragmentEntry, encodeXattrIdHeader, XATTR_ID_HEADER_SIZE } from '../format/tables.js';
+import { ByteBuilder } from '../io/bytes.js';
+import { FileSink, type Sink } from '../io/sink.js';
+import type { DirNode } from '../tree.js';
+import { DataWriter, type FileData } from './data-writer.js';
+import { listingByteCount, writeListing, type ListingEntry } from './directory-writer.js';
+import { IdTable } from './id-table.js';
+import { buildLookupTable, MetadataWriter } from './metadata-writer.js';
+import type { WriteOptions, WriteReport } from './options.js';
+import { planTree, type PlannedInode } from './planner.js';
+import { XattrWriter } from './xattr-writer.js';
+
+const PAD_TO = 4096;
+const TWO_32 = 0x1_0000_0000;
+
+const BASIC_TYPE = {
+  dir: InodeType.Dir,
+  file: InodeType.File,
+  symlink: InodeType.Symlink,
+  blockdev: InodeType.BlockDev,
+  chardev: InodeType.CharDev,
+  fifo: InodeType.Fifo,
+  socket: InodeType.Socket,
+} as const;
+
+/** Checks the block size: a power of two from 4 KiB to 1 MiB. */
+export function checkBlockSize(blockSize: number): number {
+  if (!Number.isInteger(blockSize) || blockSize < MIN_BLOCK_SIZE || blockSize > MAX_BLOCK_SIZE || (blockSize & (blockSize - 1)) !== 0) {
+    throw new SquashfsError('INVALID_ARGUMENT', `block size must be a power of two from 4K to 1M, got ${blockSize}`);
+  }
+  return blockSize;
+}
+
+/**
+ * Writes `root` as a squashfs image to `output` (a path, written atomically, or a Sink).
+ * The same tree and options always give the same bytes.
+ */
+export async function writeImage(root: DirNode, output: string | Sink, options: WriteOptions = {}): Promise<WriteReport> {
+  const blockSize = checkBlockSize(options.blockSize ?? DEFAULT_BLOCK_SIZE);
+  const compression = options.compression ?? { name: 'gzip' };
+  const compressor = createCompressor(compression, blockSize);
+  const plan = planTree(root, options);
+  const sink = typeof output === 'string' ? await FileSink.create(output) : output;
+  try {
+    const report = await writeAll(sink, plan, compressor, blockSize, options);
+    await sink.commit();
+    return report;
+  } catch (err) {
+    await sink.abort();
+    throw err;
+  }
+}
+
+async function writeAll(
+  sink: Sink,
+  plan: ReturnType<typeof planTree>,
+  compressor: Compressor,
+  blockSize: number,
+  options: WriteOptions,
+): Promise<WriteReport> {
+  const isNone = compressor.name === 'none';
+  const noI = options.uncompressedInodes === true || isNone;
+  const noD = options.uncompressedData === true || isNone;
+  const noF = options.uncompressedFragments === true || isNone;
+  const noX = options.uncompressedXattrs === true || isNone;
+  const noId = options.uncompressedIds === true;
+  const fragments = options.fragments ?? 'small';
+  const duplicates = options.duplicates ?? true;
+  const keepXattrs = options.xattrs ?? true;
+  const exportable = options.exports ?? true;
+  const orNull = (raw: boolean) => (raw ? null : compressor);
+
+  // 1. Superblock placeholder and compressor options (one raw metadata block).
+  await sink.append(new Uint8Array(SUPERBLOCK_SIZE));
+  const optionsPayload = compressor.optionsPayload();
+  if (optionsPayload) {
+    const block = new ByteBuilder(optionsPayload.length + 2);
+    block.u16(encodeMetadataHeader(optionsPayload.length, true)).bytes(optionsPayload);
+    await sink.append(block.toBytes());
+  }
+
+  // 2. File data, in plan order.
+  const data = await DataWriter.create(sink, {
+    blockSize,
+    dataCompressor: orNull(noD),
+    fragmentCompressor: orNull(noF),
+    decompressor: compressor,
+    fragments,
+    duplicates,
+    sparse: options.sparse ?? true,
+  });
+  const fileData = new Map<PlannedInode, FileData>();
+  const progress = { filesDone: 0, filesTotal: plan.files.length, bytesRead: 0, bytesTotal: 0 };
+  for (const f of plan.files) progress.bytesTotal += (f.node as { source: { size: number } }).source.size;
+  for (const f of plan.files) {
+    if (f.node.kind !== 'file') continue;
+    fileData.set(f, await data.writeFile(f.node.source, (n) => (progress.bytesRead += n)));
+    progress.filesDone++;
+    options.onProgress?.(progress);
+  }
+  await data.flushFragment();
+
+  // 3. Inodes and directories, post-order.
+  const inodes = new MetadataWriter(orNull(noI));
+  const dirs = new MetadataWriter(orNull(noI));
+  const ids = new IdTable();
+  const xattrs = new XattrWriter(orNull(noX));
+  const refs = new Map<PlannedInode, number>();
+  const exportRefs = new Array<number>(plan.inodeCount);
+  const record = new ByteBuilder(256);
+
+  const emit = (p: PlannedInode, body: InodeBody) => {
+    const ref = inodes.nextRef();
+    record.reset();
+    encodeInode(record, {
+      ...body,
+      mode: p.mode,
+      uidIndex: ids.indexOf(p.uid, p.path),
+      gidIndex: ids.indexOf(p.gid, p.path),
+      mtime: p.mtime,
+      inodeNumber: p.number,
+    } as Inode);
+    inodes.append(record.peek());
+    refs.set(p, ref);
+    exportRefs[p.number - 1] = ref;
+    return ref;
+  };
+
+  const emitLeaf = (p: PlannedInode) => {
+    const node = p.node;
+    const xattr = keepXattrs ? xattrs.add(node.xattrs) : NO_INDEX;
+    const ext = xattr !== NO_INDEX;
+    switch (node.kind) {
+      case 'file': {
+        const d = fileData.get(p)!;
+        const extended = ext || p.nlink > 1 || d.fileSize >= TWO_32 || d.blocksStart >= TWO_32 || d.sparse !== 0;
+        return emit(p, {
+          kind: 'file',
+          type: extended ? InodeType.ExtFile : InodeType.File,
+          blocksStart: d.blocksStart,
+          fragment: d.fragment,
+          fragmentOffset: d.fragmentOffset,
+          fileSize: d.fileSize,
+          sparse: d.sparse,
+          nlink: p.nlink,
+          xattr,
+          blockSizes: d.blockSizes,
+        });
+      }
+      case 'symlink':
+        return emit(p, { kind: 'symlink', type: ext ? InodeType.ExtSymlink : InodeType.Symlink, nlink: p.nlink, target: node.target, xattr });
+      case 'blockdev':
+      case 'chardev':
+        return emit(p, {
+          kind: 'device',
+          type: BASIC_TYPE[node.kind] + (ext ? 7 : 0),
+          nlink: p.nlink,
+          rdev: encodeRdev(node.major, node.minor),
+          xattr,
+        });
+      case 'fifo':
+      case 'socket':
+        return emit(p, { kind: 'ipc', type: BASIC_TYPE[node.kind] + (ext ? 7 : 0), nlink: p.nlink, xattr });
+      case 'dir':
+        throw new Error('unreachable: directories are emitted by emitDir');
+    }
+  };
+
+  const emitDir = (p: PlannedInode) => {
+    const entries: ListingEntry[] = p.children.map((c) => ({
+      name: c.name,
+      inodeRef: refs.get(c.inode)!,
+      inodeNumber: c.inode.number,
+      basicType: BASIC_TYPE[c.inode.node.kind],
+    }));
+    const listing = writeListing(dirs, entries);
+    const xattr = keepXattrs ? xattrs.add(p.node.xattrs) : NO_INDEX;
+    const extended = xattr !== NO_INDEX || entries.length > 256 || listingByteCount(entries) >= 8192 || listing.fileSize > 0xffff;
+    return emit(p, {
+      kind: 'dir',
+      type: extended ? InodeType.ExtDir : InodeType.Dir,
+      startBlock: listing.startBlock,
+      nlink: p.nlink,
+      fileSize: listing.fileSize,
+      offset: listing.offset,
+      parentInode: p.parentNumber,
+      xattr,
+      index: extended ? listing.index : [],
+    });
+  };
+
+  // Explicit stack: a directory is emitted after all of its children (post-order).
+  const stack: { dir: PlannedInode; next: number }[] = [{ dir: plan.root, next: 0 }];
+  while (stack.length > 0) {
+    const top = stack[stack.length - 1]!;
+    if (top.next === top.dir.children.length) {
+      emitDir(top.dir);
+      stack.pop();
+      continue;
+    }
+    const child = top.dir.children[top.next++]!.inode;
+    if (child.node.kind === 'dir') stack.push({ dir: child, next: 0 });
+    else if (!refs.has(child)) emitLeaf(child);
+  }
+
+  // 4. Tables, in the order the kernel's placement checks expect (format page §10.2).
+  const inodeTableStart = sink.position;
+  const inodeTable = inodes.finish();
+  await sink.append(inodeTable);
+  const directoryTableStart = sink.position;
+  const directoryTable = dirs.finish();
+  await sink.append(directoryTable);
+
+  // With no fragments mksquashfs writes an empty table: the field then holds the position where
+  // the next table starts. The kernel ignores it when fragment_count is 0.
+  let fragmentTableStart = sink.position;
+  if (data.fragmentTable.length > 0) {
+    const recs = new ByteBuilder(data.fragmentTable.length * 16);
+    for (const e of data.fragmentTable) encodeFragmentEntry(recs, e);
+    const t = buildLookupTable(recs.toBytes(), sink.position, orNull(noF));
+    fragmentTableStart = sink.position + t.listOffset;
+    await sink.append(t.bytes);
+  }
+
+  let exportTableStart = -1;
+  if (exportable) {
+    const recs = new ByteBuilder(plan.inodeCount * 8);
+    for (const r of exportRefs) recs.u64(r);
+    const t = buildLookupTable(recs.toBytes(), sink.position, orNull(noI));
+    exportTableStart = sink.position + t.listOffset;
+    await sink.append(t.bytes);
+  }
+
+  // mksquashfs 4.5.1 stores the id table raw under -noI too (without setting the flag).
+  const idTable = buildLookupTable(ids.records(), sink.position, orNull(noId || noI));
+  const idTableStart = sink.position + idTable.listOffset;
+  await sink.append(idTable.bytes);
+
+  let xattrIdTableStart = -1;
+  if (xattrs.ids.length > 0) {
+    const kvStart = sink.position;
+    await sink.append(xattrs.kv.finish());
+    const header = new ByteBuilder(XATTR_ID_HEADER_SIZE);
+    encodeXattrIdHeader(header, kvStart, xattrs.ids.length);
+    const t = buildLookupTable(xattrs.idRecords(), sink.position, orNull(noX), header.toBytes());
+    xattrIdTableStart = sink.position + t.listOffset - XATTR_ID_HEADER_SIZE;
+    await sink.append(t.bytes);
+  }
+
+  const bytesUsed = sink.position;
+  const padded = Math.ceil(bytesUsed / PAD_TO) * PAD_TO;
+  if (padded > bytesUsed) await sink.append(new Uint8Array(padded - bytesUsed));
+
+  let flags = 0;
+  if (noI) flags |= Flags.UNCOMPRESSED_INODES;
+  if (noD) flags |= Flags.UNCOMPRESSED_DATA;
+  if (noF) flags |= Flags.UNCOMPRESSED_FRAGMENTS;
+  if (fragments === 'never') flags |= Flags.NO_FRAGMENTS;
+  if (fragments === 'always') flags |= Flags.ALWAYS_FRAGMENTS;
+  if (duplicates) flags |= Flags.DUPLICATES;
+  if (exportable) flags |= Flags.EXPORTABLE;
+  if (noX) flags |= Flags.UNCOMPRESSED_XATTRS;
+  if (!keepXattrs) flags |= Flags.NO_XATTRS;
+  if (optionsPayload) flags |= Flags.COMPRESSOR_OPTIONS;
+  if (noId) flags |= Flags.UNCOMPRESSED_IDS;
+
+  await sink.patch(
+    0,
+    encodeSuperblock({
+      inodeCount: plan.inodeCount,
+      mkfsTime: options.mkfsTime ?? 0,
+      blockSize,
+      fragmentCount: data.fragmentTable.length,
+      compression: compressor.id,
+      blockLog: Math.log2(blockSize),
+      flags,
+      idCount: ids.ids.length,
+      rootInode: refs.get(plan.root)!,
+      bytesUsed,
+      idTableStart,
+      xattrIdTableStart,
+      inodeTableStart,
+      directoryTableStart,
+      fragmentTableStart,
+      exportTableStart,
+    }),
+  );
+
+  return {
+    imageSize: bytesUsed,
+    paddedSize: padded,
+    blockSize,
+    compression: compressor.name,
+    inodeCount: plan.inodeCount,
+    ...plan.counts,
+    fragments: data.fragmentTable.length,
+    duplicateFiles: data.stats.duplicateFiles,
+    sparseBlocks: data.stats.sparseBlocks,
+    idCount: ids.ids.length,
+    xattrSets: xattrs.ids.length,
+    dataBytes: data.stats.dataBytes,
+    dataBytesOnDisk: data.stats.dataBytesOnDisk,
+    inodeTableSize: inodeTable.length,
+    directoryTableSize: directoryTable.length,
+  };
+}
