@@ -1,0 +1,91 @@
+/**
+ * A FileSource over a regular file on the host. The file is opened only when the writer reads
+ * it, not when the tree is scanned: a tree may hold 100 000 files and we must not hold 100 000
+ * descriptors. The size is the one seen at scan time; a file that then yields another number of
+ * bytes has changed under us, and the image would not match the tree, so reading fails.
+ */
+import { constants, promises as fsp } from 'node:fs';
+import type { FileHandle } from 'node:fs/promises';
+import type { BigIntStats } from 'node:fs';
+import { SquashfsError, ioError } from '../squashfs/errors.js';
+import type { FileSource } from '../squashfs/tree.js';
+import { displayPath } from './host-paths.js';
+
+/** Largest chunk handed to the writer at once. */
+export const HOST_READ_CHUNK = 1 << 20;
+
+/**
+ * O_NOFOLLOW because the scan saw a regular file at this path: if it has since been replaced by
+ * a symlink, following it would store some other file's bytes under this name.
+ */
+const OPEN_FLAGS = constants.O_RDONLY | constants.O_NOFOLLOW;
+
+export class HostFileSource implements FileSource {
+  readonly size: number;
+  readonly sparseOnDisk: boolean;
+
+  constructor(
+    private readonly path: Buffer,
+    stats: BigIntStats,
+  ) {
+    this.size = Number(stats.size);
+    // Blocks are counted in 512-byte units whatever the file system's block size.
+    this.sparseOnDisk = stats.blocks * 512n < stats.size;
+  }
+
+  /** Computed on demand: a tree of 100 000 files need not hold every path twice. */
+  get description(): string {
+    return displayPath(this.path);
+  }
+
+  async *read(): AsyncIterable<Uint8Array> {
+    const handle = await this.open();
+    try {
+      yield* this.chunks(handle);
+    } finally {
+      await handle.close();
+    }
+  }
+
+  private async open(): Promise<FileHandle> {
+    try {
+      return await fsp.open(this.path, OPEN_FLAGS);
+    } catch (err) {
+      throw ioError(err, this.description, 'read');
+    }
+  }
+
+  private async *chunks(handle: FileHandle): AsyncIterable<Uint8Array> {
+    let total = 0;
+    for (;;) {
+      // A fresh buffer per read: the writer may keep a yielded chunk until it asks for the next.
+      // One byte past the expected size, so that a file that grew is noticed without reading it
+      // all, and so that small files do not cost a 1 MiB allocation each.
+      const chunk = Buffer.allocUnsafe(Math.min(HOST_READ_CHUNK, this.size - total + 1));
+      const bytesRead = await this.readInto(handle, chunk);
+      if (bytesRead === 0) break;
+      total += bytesRead;
+      if (total > this.size) throw this.changed(`at least ${total}`);
+      yield chunk.subarray(0, bytesRead);
+    }
+    if (total !== this.size) throw this.changed(String(total));
+  }
+
+  private async readInto(handle: FileHandle, chunk: Buffer): Promise<number> {
+    try {
+      // Position null: read on from the current offset, so the file is read strictly in order.
+      const { bytesRead } = await handle.read(chunk, 0, chunk.length, null);
+      return bytesRead;
+    } catch (err) {
+      throw ioError(err, this.description, 'read');
+    }
+  }
+
+  private changed(got: string): SquashfsError {
+    return new SquashfsError(
+      'CHANGED_DURING_READ',
+      `${this.description} changed size while being read (expected ${this.size} bytes, got ${got})`,
+      { path: this.description },
+    );
+  }
+}

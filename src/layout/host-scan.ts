@@ -1,0 +1,329 @@
+/**
+ * Scans host files into a Tree the way mksquashfs reads its sources (format page §15):
+ * - lstat semantics: symlinks are stored, never followed (the one exception, the single source,
+ *   is explained at `singleSourceRoot`);
+ * - one directory source becomes the root; several sources, `keepAsDirectory` or a single
+ *   non-directory source are gathered under a synthetic root, a repeated basename renamed
+ *   `name_1`, `name_2`...;
+ * - hard links are found by (device, inode) and become one node under several names;
+ * - names stay raw bytes from readdir to the Tree, so non-UTF-8 names survive.
+ * No file content is read here: each regular file gets a source that opens it when written.
+ */
+import { promises as fsp } from 'node:fs';
+import type { BigIntStats } from 'node:fs';
+import path from 'node:path';
+import { SquashfsError, ioError } from '../squashfs/errors.js';
+import type { DirEntryNode, DirNode, NodeKind, NodeMeta, TreeNode } from '../squashfs/tree.js';
+import { HostFileSource } from './host-file-source.js';
+import { baseName, childPath, displayPath, hostPath, pathKey } from './host-paths.js';
+import { deviceNumbers, inodeKey, mtimeSeconds, nodeKind, permissionBits } from './host-stat.js';
+import { hostXattrReader, noXattrs, type XattrReader } from './host-xattrs.js';
+import { mapLimited } from './map-limited.js';
+
+export interface ScanOptions {
+  /** mksquashfs -keep-as-directory: a single directory source is kept under its own name. */
+  keepAsDirectory?: boolean;
+  /**
+   * mksquashfs -e: paths to leave out, each absolute or relative to a source ("dir/sub" leaves
+   * out <source>/dir/sub for every source). Plain paths, no wildcards.
+   */
+  exclude?: string[];
+  /** Read user., trusted. and security. xattrs from the host (default true). */
+  xattrs?: boolean;
+  /** Detect hard links by (device, inode) (default true; mksquashfs -no-hardlinks turns it off). */
+  hardLinks?: boolean;
+  /** The image being written: if it lies inside a source it is left out, as mksquashfs does. */
+  outputPath?: string;
+  /** Called for things skipped or changed on the way (default: ignored). */
+  onWarning?: (message: string) => void;
+}
+
+/** Per-directory parallelism: enough to keep libuv's 4 threads busy, few open descriptors. */
+const CONCURRENCY = 32;
+/** squashfs stores name length - 1 in a u16 but the kernel refuses names over 256 bytes. */
+const MAX_NAME_BYTES = 256;
+/** mksquashfs gives the synthetic root mode 0777 unless -root-mode says otherwise. */
+const SYNTHETIC_ROOT_MODE = 0o777;
+
+export async function scanSources(sources: string[], options: ScanOptions = {}): Promise<DirNode> {
+  if (sources.length === 0) throw new SquashfsError('INVALID_ARGUMENT', 'no source to scan');
+  const scanner = new HostScanner(sources, options);
+  await scanner.findOutput();
+  return scanner.scan();
+}
+
+/** A directory entry whose subtree is scanned after its siblings (see `scanDirectory`). */
+type ScannedEntry =
+  | { name: Buffer; node: TreeNode }
+  | { name: Buffer; subdirectory: { path: Buffer; stats: BigIntStats } };
+
+type LeafKind = Exclude<NodeKind, 'dir'>;
+
+class HostScanner {
+  private readonly warn: (message: string) => void;
+  private readonly xattrReader: XattrReader;
+  private readonly excluded: Set<string>;
+  /** Node promises by (dev, ino), set before the first await so a concurrent twin finds it. */
+  private readonly links: Map<string, Promise<TreeNode>> | undefined;
+  private outputKey: string | undefined;
+  private outputInode: string | undefined;
+
+  constructor(
+    private readonly sources: string[],
+    private readonly options: ScanOptions,
+  ) {
+    this.warn = options.onWarning ?? (() => {});
+    this.xattrReader = options.xattrs === false ? noXattrs : hostXattrReader(this.warn);
+    this.excluded = excludedKeys(options.exclude ?? [], sources);
+    this.links = options.hardLinks === false ? undefined : new Map();
+  }
+
+  /**
+   * Remembers the output by path and, if it already exists, by inode: the path catches an image
+   * not yet created, the inode catches one reached through another name.
+   */
+  async findOutput(): Promise<void> {
+    const output = this.options.outputPath;
+    if (output === undefined) return;
+    this.outputKey = pathKey(hostPath(output));
+    const stats = await fsp.stat(output, { bigint: true }).catch(() => undefined);
+    if (stats?.isFile()) this.outputInode = inodeKey(stats);
+  }
+
+  async scan(): Promise<DirNode> {
+    return (await this.singleSourceRoot()) ?? this.syntheticRoot();
+  }
+
+  /**
+   * mksquashfs decides with stat(), not lstat(), whether a lone source is a directory, so a
+   * symlink to a directory (e.g. a Nix `result` link) has its target's contents as the root.
+   */
+  private async singleSourceRoot(): Promise<DirNode | undefined> {
+    const [source] = this.sources;
+    if (this.sources.length !== 1 || source === undefined || this.options.keepAsDirectory) {
+      return undefined;
+    }
+    const sourcePath = hostPath(source);
+    const stats = await statSource(sourcePath, true);
+    return stats.isDirectory() ? this.scanDirectory(sourcePath, stats) : undefined;
+  }
+
+  /**
+   * Owner is the user running the scan, as in mksquashfs. mksquashfs stamps the root with the
+   * current time; we use the newest mtime among the sources instead, so that scanning the same
+   * files twice gives the same tree (output must not depend on the clock).
+   */
+  private async syntheticRoot(): Promise<DirNode> {
+    const entries: DirEntryNode[] = [];
+    const taken = new Set<string>();
+    let newest = 0;
+    for (const source of this.sources) {
+      const sourcePath = hostPath(source);
+      if (this.isExcluded(sourcePath)) continue;
+      const stats = await statSource(sourcePath, false);
+      if (this.isOutput(stats)) continue;
+      const node = await this.scanNode(sourcePath, stats);
+      if (node === undefined) continue;
+      entries.push({ name: this.sourceName(sourcePath, taken), node });
+      newest = Math.max(newest, node.mtime);
+    }
+    return {
+      kind: 'dir',
+      entries,
+      mode: SYNTHETIC_ROOT_MODE,
+      uid: process.getuid?.() ?? 0,
+      gid: process.getgid?.() ?? 0,
+      mtime: newest,
+    };
+  }
+
+  /** The source's basename, or `name_N` with the first N that is still free, as mksquashfs. */
+  private sourceName(sourcePath: Buffer, taken: Set<string>): Buffer {
+    const base = baseName(sourcePath);
+    if (base.length === 0) {
+      throw new SquashfsError(
+        'INVALID_ARGUMENT',
+        `source ${displayPath(sourcePath)} has no name to store it under`,
+        { path: displayPath(sourcePath) },
+      );
+    }
+    let name = base;
+    for (let n = 1; taken.has(pathKey(name)); n++) {
+      name = Buffer.concat([base, Buffer.from(`_${n}`)]);
+    }
+    taken.add(pathKey(name));
+    if (name !== base) {
+      this.warn(`source ${displayPath(sourcePath)} stored as ${displayPath(name)}: name taken`);
+    }
+    checkNameLength(name, sourcePath);
+    return name;
+  }
+
+  private async scanNode(nodePath: Buffer, stats: BigIntStats): Promise<TreeNode | undefined> {
+    const kind = this.kindOrWarn(nodePath, stats);
+    if (kind === undefined) return undefined;
+    return kind === 'dir'
+      ? this.scanDirectory(nodePath, stats)
+      : this.linkedLeaf(nodePath, stats, kind);
+  }
+
+  /**
+   * Entries are stat'ed in parallel, but subdirectories are descended one at a time afterwards:
+   * parallelism never multiplies with depth, so open descriptors stay bounded by CONCURRENCY.
+   */
+  private async scanDirectory(dirPath: Buffer, stats: BigIntStats): Promise<DirNode> {
+    const names = await readNames(dirPath);
+    const meta = await this.meta(dirPath, stats, 'dir');
+    const scanned = await mapLimited(names, CONCURRENCY, (name) => this.scanEntry(dirPath, name));
+    const entries: DirEntryNode[] = [];
+    for (const entry of scanned) {
+      if (entry === undefined) continue;
+      const node =
+        'node' in entry
+          ? entry.node
+          : await this.scanDirectory(entry.subdirectory.path, entry.subdirectory.stats);
+      entries.push({ name: entry.name, node });
+    }
+    return { kind: 'dir', entries, ...meta };
+  }
+
+  private async scanEntry(dirPath: Buffer, name: Buffer): Promise<ScannedEntry | undefined> {
+    const entryPath = childPath(dirPath, name);
+    checkNameLength(name, entryPath);
+    if (this.isExcluded(entryPath)) return undefined;
+    const stats = await this.lstatEntry(entryPath);
+    if (stats === undefined || this.isOutput(stats)) return undefined;
+    const kind = this.kindOrWarn(entryPath, stats);
+    if (kind === undefined) return undefined;
+    if (kind === 'dir') return { name, subdirectory: { path: entryPath, stats } };
+    return { name, node: await this.linkedLeaf(entryPath, stats, kind) };
+  }
+
+  /** A file that vanished between readdir and lstat is skipped, as mksquashfs does. */
+  private async lstatEntry(entryPath: Buffer): Promise<BigIntStats | undefined> {
+    try {
+      return await fsp.lstat(entryPath, { bigint: true });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') {
+        throw ioError(err, displayPath(entryPath), 'stat');
+      }
+      this.warn(`${displayPath(entryPath)} disappeared during the scan; skipped`);
+      return undefined;
+    }
+  }
+
+  /**
+   * Any non-directory with more than one link is looked up by (dev, ino). The map is filled
+   * synchronously, before the node's own awaits, so a twin scanned concurrently gets the same
+   * object. Links to names outside the scan are simply never met again.
+   */
+  private linkedLeaf(leafPath: Buffer, stats: BigIntStats, kind: LeafKind): Promise<TreeNode> {
+    if (this.links === undefined || stats.nlink <= 1n) return this.leaf(leafPath, stats, kind);
+    const key = inodeKey(stats);
+    let node = this.links.get(key);
+    if (node === undefined) {
+      node = this.leaf(leafPath, stats, kind);
+      this.links.set(key, node);
+    }
+    return node;
+  }
+
+  private async leaf(leafPath: Buffer, stats: BigIntStats, kind: LeafKind): Promise<TreeNode> {
+    const meta = await this.meta(leafPath, stats, kind);
+    switch (kind) {
+      case 'file':
+        return { kind, source: new HostFileSource(leafPath, stats), ...meta };
+      case 'symlink':
+        return { kind, target: await readTarget(leafPath), ...meta };
+      case 'blockdev':
+      case 'chardev':
+        return { kind, ...deviceNumbers(stats.rdev), ...meta };
+      case 'fifo':
+      case 'socket':
+        return { kind, ...meta };
+    }
+  }
+
+  private async meta(nodePath: Buffer, stats: BigIntStats, kind: NodeKind): Promise<NodeMeta> {
+    const mtime = mtimeSeconds(stats);
+    if (mtime.clamped) {
+      this.warn(
+        `${displayPath(nodePath)}: modification time does not fit squashfs (1970..2106); stored as ${mtime.seconds}`,
+      );
+    }
+    const meta: NodeMeta = {
+      mode: permissionBits(stats),
+      uid: Number(stats.uid),
+      gid: Number(stats.gid),
+      mtime: mtime.seconds,
+    };
+    const xattrs = await this.xattrReader.read(nodePath, kind);
+    if (xattrs !== undefined) meta.xattrs = xattrs;
+    return meta;
+  }
+
+  private kindOrWarn(nodePath: Buffer, stats: BigIntStats): NodeKind | undefined {
+    const kind = nodeKind(stats);
+    if (kind === undefined) {
+      this.warn(`${displayPath(nodePath)}: file type squashfs cannot store; skipped`);
+    }
+    return kind;
+  }
+
+  private isExcluded(nodePath: Buffer): boolean {
+    const key = pathKey(nodePath);
+    return this.excluded.has(key) || key === this.outputKey;
+  }
+
+  private isOutput(stats: BigIntStats): boolean {
+    return this.outputInode !== undefined && stats.isFile() && inodeKey(stats) === this.outputInode;
+  }
+}
+
+/** Every exclusion as the absolute path it names, keyed like `pathKey`. */
+function excludedKeys(exclude: string[], sources: string[]): Set<string> {
+  const keys = new Set<string>();
+  for (const entry of exclude) {
+    if (path.isAbsolute(entry)) {
+      keys.add(pathKey(hostPath(entry)));
+    } else {
+      for (const source of sources) keys.add(pathKey(hostPath(entry, path.resolve(source))));
+    }
+  }
+  return keys;
+}
+
+async function statSource(sourcePath: Buffer, follow: boolean): Promise<BigIntStats> {
+  try {
+    return follow
+      ? await fsp.stat(sourcePath, { bigint: true })
+      : await fsp.lstat(sourcePath, { bigint: true });
+  } catch (err) {
+    throw ioError(err, displayPath(sourcePath), 'read source');
+  }
+}
+
+async function readNames(dirPath: Buffer): Promise<Buffer[]> {
+  try {
+    return await fsp.readdir(dirPath, { encoding: 'buffer' });
+  } catch (err) {
+    throw ioError(err, displayPath(dirPath), 'read directory');
+  }
+}
+
+async function readTarget(linkPath: Buffer): Promise<Buffer> {
+  try {
+    return await fsp.readlink(linkPath, { encoding: 'buffer' });
+  } catch (err) {
+    throw ioError(err, displayPath(linkPath), 'read symlink');
+  }
+}
+
+function checkNameLength(name: Uint8Array, fullPath: Buffer): void {
+  if (name.length <= MAX_NAME_BYTES) return;
+  throw new SquashfsError(
+    'LIMIT',
+    `name too long for squashfs (${name.length} bytes, at most ${MAX_NAME_BYTES}): ${displayPath(fullPath)}`,
+    { path: displayPath(fullPath) },
+  );
+}
