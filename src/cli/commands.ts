@@ -1,0 +1,24 @@
+/**
+ * The subcommands. Each is loaded only when it runs, so `tsquashfs --help` does not pull in the
+ * compressors (lzma-native is a native module) or the writer. A new command is one file exporting
+ * `command` plus one line here.
+ */
+import type { CliCommand } from './context.js';
+
+export interface CommandEntry {
+  name: string;
+  summary: string;
+  load(): Promise<CliCommand>;
+}
+
+export const COMMANDS: readonly CommandEntry[] = [
+  {
+    name: 'mk',
+    summary: 'create a squashfs image from host files (mksquashfs command line)',
+    load: async () => (await import('./mk.js')).command,
+  },
+];
+
+export function findCommand(name: string): CommandEntry | undefined {
+  return COMMANDS.find((c) => c.name === name);
+}

@@ -1,0 +1,104 @@
+/**
+ * The `tsquashfs` entry point: picks the subcommand and turns errors into exit codes.
+ * Exit codes: 0 success; 1 an error the user can act on (SquashfsError or a system error such as
+ * ENOENT), printed as one line; 2 a usage error at this level (no or unknown command);
+ * 70 (EX_SOFTWARE) a bug, printed with its stack so it can be reported.
+ */
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { SquashfsError } from '../squashfs/errors.js';
+import { findCommand } from './commands.js';
+import type { CliContext } from './context.js';
+import { mainHelp, mainUsage } from './help.js';
+
+export const EXIT_OK = 0;
+export const EXIT_ERROR = 1;
+export const EXIT_USAGE = 2;
+export const EXIT_BUG = 70;
+
+export async function main(argv: string[]): Promise<number> {
+  return runCli(argv, {
+    stdout: process.stdout,
+    stderr: process.stderr,
+    env: process.env,
+    version: packageVersion(),
+  });
+}
+
+export async function runCli(argv: string[], ctx: CliContext): Promise<number> {
+  try {
+    return await dispatch(argv, ctx);
+  } catch (err) {
+    return reportError(err, ctx);
+  }
+}
+
+async function dispatch(argv: string[], ctx: CliContext): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined) {
+    ctx.stderr.write(mainUsage());
+    return EXIT_USAGE;
+  }
+  if (name === '--help' || name === '-h' || name === 'help') {
+    // `tsquashfs help mk` is `tsquashfs mk --help`.
+    if (name === 'help' && rest[0] !== undefined) return dispatch([rest[0], '--help'], ctx);
+    ctx.stdout.write(mainHelp());
+    return EXIT_OK;
+  }
+  if (name === '--version') {
+    ctx.stdout.write(`tsquashfs ${ctx.version}\n`);
+    return EXIT_OK;
+  }
+  const entry = findCommand(name);
+  if (entry === undefined) {
+    const what = name.startsWith('-') ? 'option' : 'command';
+    ctx.stderr.write(`tsquashfs: unknown ${what} "${name}"\n${mainUsage()}`);
+    return EXIT_USAGE;
+  }
+  const command = await entry.load();
+  return command.run(rest, ctx);
+}
+
+/**
+ * System errors carry a code like 'ENOENT'; Node's own 'ERR_*' codes mean we called an API
+ * wrongly, which is a bug.
+ */
+function isUserError(err: unknown): err is Error {
+  if (err instanceof SquashfsError) return true;
+  if (!(err instanceof Error)) return false;
+  const code = (err as NodeJS.ErrnoException).code;
+  return typeof code === 'string' && !code.startsWith('ERR_');
+}
+
+export function reportError(err: unknown, ctx: CliContext): number {
+  if (isUserError(err)) {
+    ctx.stderr.write(`tsquashfs: ${err.message.replace(/\s*\n\s*/g, ' ')}\n`);
+    return EXIT_ERROR;
+  }
+  const detail = err instanceof Error ? (err.stack ?? err.message) : String(err);
+  ctx.stderr.write(`tsquashfs: internal error (please report it):\n${detail}\n`);
+  return EXIT_BUG;
+}
+
+/**
+ * The version of the installed package. Found by walking up from this module, which sits at
+ * src/cli/ under vitest and dist/cli/ when built, to the package.json that names tsquashfs.
+ */
+export function packageVersion(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    try {
+      const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as {
+        name?: string;
+        version?: string;
+      };
+      if (pkg.name === 'tsquashfs' && typeof pkg.version === 'string') return pkg.version;
+    } catch {
+      // No (readable) package.json here: keep walking up.
+    }
+    const parent = dirname(dir);
+    if (parent === dir) return 'unknown';
+    dir = parent;
+  }
+}
