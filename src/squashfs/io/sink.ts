@@ -47,7 +47,7 @@ export class FileSink implements Sink {
     const tempPath = path.join(dir, `.${path.basename(finalPath)}.tsquashfs-${randomBytes(6).toString('hex')}.tmp`);
     let handle: fs.FileHandle;
     try {
-      handle = await fs.open(tempPath, 'wx', 0o644);
+      handle = await fs.open(tempPath, 'wx+', 0o644);
     } catch (err) {
       throw ioError(err, finalPath, 'create image');
     }

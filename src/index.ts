@@ -1,0 +1,31 @@
+/**
+ * tsquashfs public API. The CLI uses only what is exported here.
+ */
+export { writeImage, checkBlockSize } from './squashfs/write/image-writer.js';
+export type { WriteOptions, WriteReport, WriteProgress } from './squashfs/write/options.js';
+export type {
+  CompressionOptions,
+  GzipOptions,
+  XzOptions,
+  NoneOptions,
+  GzipStrategy,
+  BcjFilter,
+} from './squashfs/compress/compressor.js';
+export { tree, bytesSource, zeroSource, nameBytes } from './squashfs/tree.js';
+export type {
+  TreeNode,
+  DirNode,
+  FileNode,
+  SymlinkNode,
+  DeviceNode,
+  IpcNode,
+  FileSource,
+  Xattr,
+  NodeMeta,
+} from './squashfs/tree.js';
+export { FileSink, MemorySink } from './squashfs/io/sink.js';
+export type { Sink } from './squashfs/io/sink.js';
+export { SquashfsError } from './squashfs/errors.js';
+export type { SquashfsErrorCode } from './squashfs/errors.js';
+export { describeRegions } from './squashfs/read/regions.js';
+export type { Region } from './squashfs/read/regions.js';
