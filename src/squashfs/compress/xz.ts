@@ -8,27 +8,39 @@
  * 8192 for metadata. With BCJ filters each data block is compressed once plain and once per filter,
  * and the smallest stream wins.
  *
+ * Byte identity with mksquashfs: it compresses each block with liblzma's single-call
+ * lzma_stream_buffer_encode, whose Block Header records the compressed and uncompressed sizes; a
+ * streaming encoder's does not. So lzma-native only runs the raw filter chain (lzma_raw_encoder),
+ * and xz-container.ts wraps its output the way the single-call encoder does. BCJ chains are tried
+ * in mksquashfs's table order (x86, powerpc, ia64, arm, armthumb, sparc) after plain LZMA2, and
+ * the first of equally small streams wins, as in xz_wrapper.c.
+ *
  * lzma-native is driven synchronously through its native stream (no worker thread per call).
  * Pitfalls from shared/design/dependencies.md: the option key is `dictSize`, and a `preset` inside
- * the filter options would silently reset it, so no preset is passed.
+ * the filter options would silently reset it, so no preset is passed. lzma-native names filters by
+ * string; the .xz Filter Flags need the numeric ids, kept next to them below.
  */
 import { createRequire } from 'node:module';
 import type { LzmaFilter } from 'lzma-native';
 import { Compression, METADATA_SIZE } from '../format/constants.js';
 import { SquashfsError } from '../errors.js';
 import type { BcjFilter, BlockKind, Compressor, XzOptions } from './compressor.js';
+import { bcjFilterFlags, encodeXzStream, lzma2FilterFlags, type XzFilterFlags } from './xz-container.js';
 
 const require = createRequire(import.meta.url);
 const lzma = require('lzma-native') as typeof import('lzma-native').default;
 
-/** Bit of each BCJ filter in the options block, and its liblzma filter id. */
-export const BCJ_FILTERS: Record<BcjFilter, { bit: number; id: number }> = {
-  x86: { bit: 0x01, id: lzma.FILTER_X86 },
-  powerpc: { bit: 0x02, id: lzma.FILTER_POWERPC },
-  ia64: { bit: 0x04, id: lzma.FILTER_IA64 },
-  arm: { bit: 0x08, id: lzma.FILTER_ARM },
-  armthumb: { bit: 0x10, id: lzma.FILTER_ARMTHUMB },
-  sparc: { bit: 0x20, id: lzma.FILTER_SPARC },
+/**
+ * Bit of each BCJ filter in the options block, its lzma-native filter name and its .xz filter id.
+ * The key order is mksquashfs's bcj[] table order, the order the chains are tried in.
+ */
+export const BCJ_FILTERS: Record<BcjFilter, { bit: number; id: string; xzId: number }> = {
+  x86: { bit: 0x01, id: lzma.FILTER_X86, xzId: 0x04 },
+  powerpc: { bit: 0x02, id: lzma.FILTER_POWERPC, xzId: 0x05 },
+  ia64: { bit: 0x04, id: lzma.FILTER_IA64, xzId: 0x06 },
+  arm: { bit: 0x08, id: lzma.FILTER_ARM, xzId: 0x07 },
+  armthumb: { bit: 0x10, id: lzma.FILTER_ARMTHUMB, xzId: 0x08 },
+  sparc: { bit: 0x20, id: lzma.FILTER_SPARC, xzId: 0x09 },
 };
 
 /** The kernel's xz decoder only accepts dictionaries of the form 2^n or 3·2^n. */
@@ -61,35 +73,58 @@ function lzma2(dictSize: number): LzmaFilter {
   };
 }
 
+/** One filter chain: what lzma-native runs, and how the Block Header lists it. */
+interface Chain {
+  filters: LzmaFilter[];
+  flags: XzFilterFlags[];
+}
+
+function chain(dictSize: number, bcj?: BcjFilter): Chain {
+  if (bcj === undefined) return { filters: [lzma2(dictSize)], flags: [lzma2FilterFlags(dictSize)] };
+  const f = BCJ_FILTERS[bcj];
+  return {
+    filters: [{ id: f.id }, lzma2(dictSize)],
+    flags: [bcjFilterFlags(f.xzId), lzma2FilterFlags(dictSize)],
+  };
+}
+
+/** What lzma_stream_buffer_encode(filters, LZMA_CHECK_CRC32, ...) writes for `block`. */
+function encodeStream(c: Chain, block: Uint8Array): Uint8Array {
+  return encodeXzStream(block, c.flags, (input) => runStream((s) => s.rawEncoder_(c.filters), input));
+}
+
 export class XzCompressor implements Compressor {
   readonly id = Compression.Xz;
   readonly name = 'xz';
   readonly dictSize: number;
   readonly bcj: BcjFilter[];
-  private readonly dataChains: LzmaFilter[][];
-  private readonly metadataChain: LzmaFilter[];
+  private readonly dataChains: Chain[];
+  private readonly metadataChain: Chain;
 
   constructor(
     private readonly blockSize: number,
     options: Omit<XzOptions, 'name'> = {},
   ) {
+    // Without -Xdict-size mksquashfs uses the block size even below 8 KiB (-b 4K): the 8 KiB
+    // minimum applies to an explicit dictionary only (xz_options_post in xz_wrapper.c).
     this.dictSize = options.dictSize ?? blockSize;
-    this.bcj = [...new Set(options.bcj ?? [])];
-    if (!isValidXzDictSize(this.dictSize) || this.dictSize > blockSize) {
+    const wanted = new Set(options.bcj ?? []);
+    this.bcj = (Object.keys(BCJ_FILTERS) as BcjFilter[]).filter((f) => wanted.has(f));
+    if (options.dictSize !== undefined && (!isValidXzDictSize(this.dictSize) || this.dictSize > blockSize)) {
       throw new SquashfsError(
         'INVALID_ARGUMENT',
         `xz dictionary size ${this.dictSize} must be 2^n or 3*2^n, at least 8192 and at most the block size ${blockSize}`,
       );
     }
-    this.dataChains = [[lzma2(this.dictSize)], ...this.bcj.map((f) => [{ id: BCJ_FILTERS[f].id }, lzma2(this.dictSize)])];
-    this.metadataChain = [lzma2(METADATA_SIZE)];
+    this.dataChains = [chain(this.dictSize), ...this.bcj.map((f) => chain(this.dictSize, f))];
+    this.metadataChain = chain(METADATA_SIZE);
   }
 
   compress(block: Uint8Array, kind: BlockKind): Uint8Array | null {
     const chains = kind === 'metadata' ? [this.metadataChain] : this.dataChains;
     let best: Uint8Array | null = null;
-    for (const chain of chains) {
-      const out = runStream((s) => s.streamEncoder_(chain, lzma.CHECK_CRC32), block);
+    for (const c of chains) {
+      const out = encodeStream(c, block);
       if (best === null || out.length < best.length) best = out;
     }
     return best !== null && best.length < block.length ? best : null;

@@ -57,28 +57,36 @@ export class ByteBuilder {
     return at;
   }
 
+  // Each writer reserves first and only then touches this.view/this.buf: reserve() may replace
+  // them, and `this.view.setX(this.reserve(n), ...)` would write into the old, dropped buffer.
   u8(v: number): this {
-    this.view.setUint8(this.reserve(1), v);
+    const at = this.reserve(1);
+    this.view.setUint8(at, v);
     return this;
   }
   u16(v: number): this {
-    this.view.setUint16(this.reserve(2), v, true);
+    const at = this.reserve(2);
+    this.view.setUint16(at, v, true);
     return this;
   }
   i16(v: number): this {
-    this.view.setInt16(this.reserve(2), v, true);
+    const at = this.reserve(2);
+    this.view.setInt16(at, v, true);
     return this;
   }
   u32(v: number): this {
-    this.view.setUint32(this.reserve(4), v >>> 0, true);
+    const at = this.reserve(4);
+    this.view.setUint32(at, v >>> 0, true);
     return this;
   }
   u64(v: number): this {
-    setU64(this.view, this.reserve(8), v);
+    const at = this.reserve(8);
+    setU64(this.view, at, v);
     return this;
   }
   bytes(b: Uint8Array): this {
-    this.buf.set(b, this.reserve(b.length));
+    const at = this.reserve(b.length);
+    this.buf.set(b, at);
     return this;
   }
   /** Overwrites a u32 already written (e.g. a run header's count). */

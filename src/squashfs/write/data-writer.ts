@@ -4,6 +4,11 @@
  * the open fragment block. Fragment blocks are written as soon as the next tail does not fit, so
  * they interleave with file data as in mksquashfs.
  *
+ * Like mksquashfs 4.5.1, whole small files and the tails of larger files (-always-use-fragments)
+ * fill two separate fragment buffers. A buffer takes the next fragment index when it is opened,
+ * so indices follow first use while disk order follows writing; at the end the small-file buffer
+ * is written before the tail buffer (observed on mksquashfs's images).
+ *
  * Duplicate files: each file's bytes are hashed with xxhash64 as they stream through. When a
  * file of the same size and hash was written before, the match is confirmed byte for byte (the
  * stored blocks, read back from the image, and the tail bytes) and the new file's blocks, which
@@ -42,6 +47,13 @@ export interface DataWriterOptions {
   sparse: boolean;
 }
 
+/** An open fragment block: its index is reserved when it is opened. */
+interface OpenFragment {
+  index: number;
+  bytes: Uint8Array;
+  length: number;
+}
+
 interface StoredFile {
   data: FileData;
   tailLength: number;
@@ -57,10 +69,10 @@ export interface DataStats {
 const READBACK_CHUNK = 1 << 20;
 
 export class DataWriter {
-  readonly fragmentTable: FragmentEntry[] = [];
+  /** Entries by fragment index; a slot is reserved when its buffer opens and filled when written. */
+  private readonly fragmentSlots: (FragmentEntry | null)[] = [];
   readonly stats: DataStats = { duplicateFiles: 0, sparseBlocks: 0, dataBytes: 0, dataBytesOnDisk: 0 };
-  private readonly fragment: Uint8Array;
-  private fragmentLength = 0;
+  private readonly open: { small: OpenFragment | null; tail: OpenFragment | null } = { small: null, tail: null };
   private readonly seen = new Map<string, StoredFile[]>();
   private decodedFragment: { index: number; bytes: Uint8Array } | null = null;
 
@@ -68,8 +80,14 @@ export class DataWriter {
     private readonly sink: Sink,
     private readonly opts: DataWriterOptions,
     private readonly hasher: XXHashAPI,
-  ) {
-    this.fragment = new Uint8Array(opts.blockSize);
+  ) {}
+
+  /** The fragment table, once every buffer has been written (after `finish()`). */
+  get fragmentTable(): FragmentEntry[] {
+    return this.fragmentSlots.map((e, i) => {
+      if (!e) throw new Error(`fragment ${i} was never written`);
+      return e;
+    });
   }
 
   static async create(sink: Sink, opts: DataWriterOptions): Promise<DataWriter> {
@@ -121,8 +139,9 @@ export class DataWriter {
     if (tail.length > 0 && !useFragment) await flushBlock(tail);
 
     const data: FileData = {
-      // mksquashfs stores 0 for a file with no data blocks of its own but a fragment.
-      blocksStart: words.length === 0 && useFragment ? 0 : start,
+      // mksquashfs stores 0 for a file with no blocks (empty, or fragment only); a file whose
+      // blocks are all sparse keeps the current position.
+      blocksStart: words.length === 0 ? 0 : start,
       blockSizes: words,
       fragment: NO_INDEX,
       fragmentOffset: 0,
@@ -141,14 +160,14 @@ export class DataWriter {
           return { ...c.data, sparse: data.sparse };
         }
       }
-      if (useFragment) await this.addToFragment(tail, data);
+      if (useFragment) await this.addToFragment(tail, data, size >= bs);
       this.stats.dataBytesOnDisk += this.sink.position - start;
       const list = candidates ?? [];
       list.push({ data, tailLength: useFragment ? tail.length : 0 });
       if (!candidates) this.seen.set(key, list);
       return data;
     }
-    if (useFragment) await this.addToFragment(tail, data);
+    if (useFragment) await this.addToFragment(tail, data, size >= bs);
     this.stats.dataBytesOnDisk += this.sink.position - start;
     return data;
   }
@@ -168,26 +187,41 @@ export class DataWriter {
     return bytes.length | DATA_UNCOMPRESSED;
   }
 
-  private async addToFragment(tail: Uint8Array, data: FileData): Promise<void> {
-    if (this.fragmentLength + tail.length > this.opts.blockSize) await this.flushFragment();
-    data.fragment = this.fragmentTable.length;
-    data.fragmentOffset = this.fragmentLength;
-    this.fragment.set(tail, this.fragmentLength);
-    this.fragmentLength += tail.length;
+  private async addToFragment(tail: Uint8Array, data: FileData, isTailEnd: boolean): Promise<void> {
+    const which = isTailEnd ? 'tail' : 'small';
+    let frag = this.open[which];
+    if (frag && frag.length + tail.length > this.opts.blockSize) {
+      await this.writeFragment(frag);
+      frag = null;
+    }
+    if (!frag) {
+      frag = { index: this.fragmentSlots.length, bytes: new Uint8Array(this.opts.blockSize), length: 0 };
+      this.fragmentSlots.push(null);
+    }
+    this.open[which] = frag;
+    data.fragment = frag.index;
+    data.fragmentOffset = frag.length;
+    frag.bytes.set(tail, frag.length);
+    frag.length += tail.length;
   }
 
-  /** Writes the open fragment block, if it holds anything. */
-  async flushFragment(): Promise<void> {
-    if (this.fragmentLength === 0) return;
-    const bytes = this.fragment.subarray(0, this.fragmentLength);
+  private async writeFragment(frag: OpenFragment): Promise<void> {
+    const bytes = frag.bytes.subarray(0, frag.length);
     const start = this.sink.position;
     const compressed = this.opts.fragmentCompressor?.compress(bytes, 'data') ?? null;
     if (compressed) await this.sink.append(compressed);
     else await this.sink.append(bytes.slice());
     const sizeWord = compressed ? compressed.length : bytes.length | DATA_UNCOMPRESSED;
-    this.fragmentTable.push({ start, sizeWord });
+    this.fragmentSlots[frag.index] = { start, sizeWord };
     this.stats.dataBytesOnDisk += this.sink.position - start;
-    this.fragmentLength = 0;
+    if (this.open.small === frag) this.open.small = null;
+    if (this.open.tail === frag) this.open.tail = null;
+  }
+
+  /** Writes the open fragment buffers: small files first, then tails. */
+  async finish(): Promise<void> {
+    if (this.open.small) await this.writeFragment(this.open.small);
+    if (this.open.tail) await this.writeFragment(this.open.tail);
   }
 
   /** Byte-for-byte confirmation that a candidate holds the same data as the file just written. */
@@ -216,9 +250,11 @@ export class DataWriter {
 
   /** The uncompressed bytes of fragment block `index` (the open one, or read back from the image). */
   private async fragmentBytes(index: number): Promise<Uint8Array> {
-    if (index === this.fragmentTable.length) return this.fragment.subarray(0, this.fragmentLength);
+    for (const frag of [this.open.small, this.open.tail]) {
+      if (frag?.index === index) return frag.bytes.subarray(0, frag.length);
+    }
     if (this.decodedFragment?.index === index) return this.decodedFragment.bytes;
-    const entry = this.fragmentTable[index]!;
+    const entry = this.fragmentSlots[index]!;
     const stored = await this.sink.readAt(entry.start, entry.sizeWord & DATA_SIZE_MASK);
     const bytes =
       entry.sizeWord & DATA_UNCOMPRESSED ? stored : this.opts.decompressor.decompress(stored, this.opts.blockSize);

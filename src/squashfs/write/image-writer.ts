@@ -110,7 +110,7 @@ async function writeAll(
     progress.filesDone++;
     options.onProgress?.(progress);
   }
-  await data.flushFragment();
+  await data.finish();
 
   // 3. Inodes and directories, post-order.
   const inodes = new MetadataWriter(orNull(noI));
@@ -226,9 +226,10 @@ async function writeAll(
   // With no fragments mksquashfs writes an empty table: the field then holds the position where
   // the next table starts. The kernel ignores it when fragment_count is 0.
   let fragmentTableStart = sink.position;
-  if (data.fragmentTable.length > 0) {
-    const recs = new ByteBuilder(data.fragmentTable.length * 16);
-    for (const e of data.fragmentTable) encodeFragmentEntry(recs, e);
+  const fragmentTable = data.fragmentTable;
+  if (fragmentTable.length > 0) {
+    const recs = new ByteBuilder(fragmentTable.length * 16);
+    for (const e of fragmentTable) encodeFragmentEntry(recs, e);
     const t = buildLookupTable(recs.toBytes(), sink.position, orNull(noF));
     fragmentTableStart = sink.position + t.listOffset;
     await sink.append(t.bytes);
@@ -282,7 +283,7 @@ async function writeAll(
       inodeCount: plan.inodeCount,
       mkfsTime: options.mkfsTime ?? 0,
       blockSize,
-      fragmentCount: data.fragmentTable.length,
+      fragmentCount: fragmentTable.length,
       compression: compressor.id,
       blockLog: Math.log2(blockSize),
       flags,
@@ -305,7 +306,7 @@ async function writeAll(
     compression: compressor.name,
     inodeCount: plan.inodeCount,
     ...plan.counts,
-    fragments: data.fragmentTable.length,
+    fragments: fragmentTable.length,
     duplicateFiles: data.stats.duplicateFiles,
     sparseBlocks: data.stats.sparseBlocks,
     idCount: ids.ids.length,
