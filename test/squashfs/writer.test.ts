@@ -1,0 +1,159 @@
+/**
+ * Writer behaviour on in-memory trees: things a host directory cannot hold (256-byte names,
+ * 4096-byte symlink targets, 70 000 owners), determinism, and refusals with clear errors.
+ * Images are checked with unsquashfs (squashfs-tools) and the kernel, never only by ourselves.
+ */
+import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { readdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { MemorySink } from '../../src/squashfs/io/sink.js';
+import { SquashfsError } from '../../src/squashfs/errors.js';
+import { bytesSource, tree, type DirNode, type FileSource } from '../../src/squashfs/tree.js';
+import { writeImage } from '../../src/squashfs/write/image-writer.js';
+import type { WriteOptions } from '../../src/squashfs/write/options.js';
+import { makeTempDir, run, type TempDir } from '../helpers/fs-util.js';
+import { requireOracle, unsquashfsList, withKernelMount } from '../helpers/oracles.js';
+
+async function imageBytes(root: DirNode, options: WriteOptions = {}): Promise<Uint8Array> {
+  const sink = new MemorySink();
+  await writeImage(root, sink, options);
+  return sink.result!;
+}
+
+const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
+
+function sampleTree(order: 'forward' | 'reverse'): DirNode {
+  const names = ['zeta', 'alpha', 'mid', 'Upper', 'émoji-✓', 'a.b'];
+  const list = order === 'forward' ? names : [...names].reverse();
+  const files = list.map((n) => {
+    const i = names.indexOf(n);
+    return { name: Buffer.from(n), node: tree.file(`content of ${n}\n`.repeat(i + 1), { mtime: 1000 + i }) };
+  });
+  return tree.dir([...files, { name: Buffer.from('sub'), node: tree.dir({ deep: tree.file(new Uint8Array(300_000).fill(7)) }) }]);
+}
+
+describe('determinism', () => {
+  it('gives the same bytes for the same tree, whatever order the entries were added in', async () => {
+    const a = await imageBytes(sampleTree('forward'));
+    const b = await imageBytes(sampleTree('forward'));
+    const c = await imageBytes(sampleTree('reverse'));
+    expect(sha(a)).toBe(sha(b));
+    expect(sha(a)).toBe(sha(c));
+  });
+
+  it('gives the same bytes with xz and BCJ', async () => {
+    const opts: WriteOptions = { compression: { name: 'xz', bcj: ['x86'] } };
+    expect(sha(await imageBytes(sampleTree('forward'), opts))).toBe(sha(await imageBytes(sampleTree('reverse'), opts)));
+  });
+});
+
+describe('refusals', () => {
+  it('rejects a name longer than 256 bytes, naming it', async () => {
+    const long = 'n'.repeat(257);
+    await expect(imageBytes(tree.dir({ d: tree.dir({ [long]: tree.file('x') }) }))).rejects.toThrow(
+      new RegExp(`file name longer than 256 bytes \\(257\\): /d/${long}`),
+    );
+  });
+
+  it('rejects duplicate names, ".." and names with a slash', async () => {
+    const dup = tree.dir([
+      { name: Buffer.from('x'), node: tree.file('1') },
+      { name: Buffer.from('x'), node: tree.file('2') },
+    ]);
+    await expect(imageBytes(dup)).rejects.toThrow(/duplicate name in directory: \/x/);
+    await expect(imageBytes(tree.dir({ '..': tree.file('') }))).rejects.toThrow(/'\.' and '\.\.' cannot be stored/);
+    await expect(imageBytes(tree.dir({ 'a/b': tree.file('') }))).rejects.toThrow(/contains '\/'/);
+  });
+
+  it('rejects more than 65535 distinct uids and gids, naming the file that overflows', async () => {
+    const entries: Record<string, ReturnType<typeof tree.file>> = {};
+    for (let i = 0; i < 33_000; i++) entries[`f${i}`] = tree.file('', { uid: 100_000 + i, gid: 200_000 + i });
+    const err = await imageBytes(tree.dir(entries)).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(SquashfsError);
+    expect((err as SquashfsError).code).toBe('LIMIT');
+    expect((err as SquashfsError).message).toMatch(/more than 65535 distinct uids and gids; squashfs cannot store the owner of \/f\d+/);
+  });
+
+  it('rejects a symlink target over 4096 bytes and a device number squashfs cannot hold', async () => {
+    await expect(imageBytes(tree.dir({ l: tree.symlink('t'.repeat(4097)) }))).rejects.toThrow(/symlink target of \/l must be 1 to 4096 bytes/);
+    await expect(imageBytes(tree.dir({ d: tree.device('chardev', 4096, 0) }))).rejects.toThrow(/device number 4096:0 of \/d/);
+  });
+
+  it('reports a source that yields fewer bytes than announced, and leaves no image behind', async () => {
+    const liar: FileSource = { size: 10, description: '/host/shrunk.bin', async *read() { yield new Uint8Array(7); } };
+    const dir = await makeTempDir('writer-refusal');
+    try {
+      const out = join(dir.path, 'out.sqfs');
+      await expect(writeImage(tree.dir({ f: tree.file(liar) }), out)).rejects.toThrow(
+        '/host/shrunk.bin changed size while being read (expected 10 bytes, got 7)',
+      );
+      expect(await readdir(dir.path)).toEqual([]);
+    } finally {
+      await dir.cleanup();
+    }
+  });
+
+  it('does not touch an existing file at the output path when the write fails', async () => {
+    const dir = await makeTempDir('writer-refusal');
+    try {
+      const out = join(dir.path, 'out.sqfs');
+      await writeFile(out, 'previous image');
+      await expect(writeImage(tree.dir({ [`${'x'.repeat(300)}`]: tree.file('') }), out)).rejects.toThrow(SquashfsError);
+      expect(await readFile(out, 'utf8')).toBe('previous image');
+      expect(await readdir(dir.path)).toEqual(['out.sqfs']);
+    } finally {
+      await dir.cleanup();
+    }
+  });
+});
+
+requireOracle('unsquashfs', 'mount')('limits that only an in-memory tree can reach', () => {
+  let dir: TempDir;
+  let image: string;
+  const name256 = 'L'.repeat(256);
+  const target4096 = '/' + 't'.repeat(4095);
+  const latin1 = Buffer.from([0x63, 0x61, 0x66, 0xe9]); // "café" in Latin-1: not UTF-8
+  beforeAll(async () => {
+    dir = await makeTempDir('writer-limits');
+    image = join(dir.path, 'limits.sqfs');
+    const root = tree.dir([
+      { name: Buffer.from(name256), node: tree.file('256') },
+      { name: Buffer.from('long-link'), node: tree.symlink(target4096) },
+      { name: latin1, node: tree.file('latin-1 name') },
+      { name: Buffer.from('big'), node: tree.file(bytesSource(new Uint8Array(5 * 131072 + 17).fill(1))) },
+    ]);
+    await writeImage(root, image);
+  });
+  afterAll(async () => dir?.cleanup());
+
+  it('unsquashfs lists a 256-byte name, a 4096-byte symlink target and a non-UTF-8 name', async () => {
+    const listing = await unsquashfsList(image);
+    const names = listing.map((e) => e.pathBytes);
+    expect(names.some((n) => n.equals(Buffer.from(name256)))).toBe(true);
+    expect(names.some((n) => n.equals(latin1))).toBe(true);
+    const link = listing.find((e) => e.path === 'long-link');
+    expect(link?.target?.toString()).toBe(target4096);
+  });
+
+  it('the kernel reads the 4096-byte symlink and the non-UTF-8 name', async () => {
+    await withKernelMount(image, async (mnt) => {
+      // Linux keeps symlink bodies NUL-terminated within one page, so readlink(2) returns at
+      // most 4095 bytes of a 4096-byte target (and ext4 cannot even create one).
+      const r = await run('python3', ['-c', 'import os,sys; sys.stdout.write(os.readlink(sys.argv[1]))', join(mnt, 'long-link')]);
+      expect(r.stdout.toString()).toBe(target4096.slice(0, 4095));
+      const names = await readdir(mnt, { encoding: 'buffer' });
+      expect(names.some((n) => n.equals(latin1))).toBe(true);
+      // Linux's NAME_MAX is 255, so a 256-byte name is listed but cannot be looked up.
+      expect(names.some((n) => n.length === 256)).toBe(true);
+      expect((await readFile(join(mnt, 'big'))).equals(Buffer.alloc(5 * 131072 + 17, 1))).toBe(true);
+    });
+  });
+
+  it('leaves no temp file beside the image', async () => {
+    expect(existsSync(image)).toBe(true);
+    expect((await readdir(dir.path)).filter((n) => n !== 'limits.sqfs')).toEqual([]);
+    expect((await run('unsquashfs', ['-s', image])).code).toBe(0);
+  });
+});
