@@ -8,7 +8,7 @@
  * outside CI they are skipped, each with a printed reason.
  */
 import { spawnSync } from 'node:child_process';
-import { accessSync, constants, existsSync } from 'node:fs';
+import { accessSync, constants, existsSync, readFileSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
 
 /** Debian packages and the commands the tests use from each. */
@@ -123,7 +123,31 @@ function main() {
     say(`build failed (exit ${build}).`);
     process.exit(build);
   }
-  process.exit(runInherited('npx', ['vitest', 'run', ...process.argv.slice(2)]));
+  const report = join('.tmp', 'vitest-report.json');
+  const status = runInherited('npx', [
+    'vitest',
+    'run',
+    '--reporter=default',
+    '--reporter=json',
+    `--outputFile.json=${report}`,
+    ...process.argv.slice(2),
+  ]);
+  printClosingLine(report);
+  process.exit(status);
+}
+
+/**
+ * vitest's own summary is not a format CI recognises, so end with the plain
+ * "N passed, N failed, N skipped" line, counted from vitest's JSON report.
+ */
+function printClosingLine(reportPath) {
+  try {
+    const r = JSON.parse(readFileSync(reportPath, 'utf8'));
+    const skipped = (r.numPendingTests ?? 0) + (r.numTodoTests ?? 0);
+    console.log(`${r.numPassedTests} passed, ${r.numFailedTests} failed, ${skipped} skipped`);
+  } catch (err) {
+    say(`no test report at ${reportPath}: ${err.message}`);
+  }
 }
 
 main();

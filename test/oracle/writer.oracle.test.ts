@@ -77,7 +77,12 @@ for (const treeName of TREE_NAMES) {
           const ratio = a.length / b.length;
           console.log(`[size] ${treeName} ${setting.label}: ours ${a.length} B, mksquashfs ${b.length} B, ratio ${ratio.toFixed(4)}`);
           expect(ratio).toBeLessThanOrEqual(1.01);
-          if (setting.identical) expect(Buffer.compare(a, b), 'byte identity with mksquashfs 4.5.1').toBe(0);
+          // mksquashfs 4.5.1 stores each inode's xattrs in the order the host lists them; we sort
+          // them by full name, as squashfs-tools 4.6 and later do, so that the image does not
+          // depend on the host's listing order. That is the one expected difference.
+          if (setting.identical && treeName !== 'xattrs') {
+            expect(Buffer.compare(a, b), 'byte identity with mksquashfs 4.5.1').toBe(0);
+          }
 
           // Throws, listing them, on any warning or error line unsquashfs prints.
           await unsquashfsExtract(ours, extracted);

@@ -1,7 +1,9 @@
 /**
  * Extended attributes (format page §11), laid out as mksquashfs lays them out:
  * - only user., trusted. and security. names are stored; others are dropped;
- * - each inode's list is sorted by full name; identical lists share one xattr id;
+ * - each inode's list is sorted by full name (squashfs-tools 4.6+; 4.5.1 kept the host's listing
+ *   order, which would make the image depend on the filesystem it was read from); identical
+ *   lists share one xattr id;
  * - values longer than 128 bytes go out of line, written before the key list that uses them;
  * - a value of 8 bytes or more that equals an earlier value becomes a reference to that earlier
  *   value record instead of a second copy;
