@@ -26,13 +26,28 @@ export interface FidelityResult {
   regions: { name: string; theirs: number; ours: number | null; firstDifference: number | null }[];
 }
 
-export async function compareWithMksquashfs(source: string, args: string[]): Promise<FidelityResult> {
+export async function compareWithMksquashfs(
+  source: string,
+  args: string[],
+): Promise<FidelityResult> {
   const dir = mkdtempSync(path.join(tmpdir(), 'tsquashfs-fidelity-'));
   try {
     const theirsPath = path.join(dir, 'theirs.sqfs');
     const oursPath = path.join(dir, 'ours.sqfs');
-    execFileSync('mksquashfs', [source, theirsPath, '-noappend', '-quiet', '-no-progress', ...args], { stdio: 'pipe' });
-    const code = await main(['mk', source, oursPath, '-noappend', '-quiet', '-no-progress', ...args]);
+    execFileSync(
+      'mksquashfs',
+      [source, theirsPath, '-noappend', '-quiet', '-no-progress', ...args],
+      { stdio: 'pipe' },
+    );
+    const code = await main([
+      'mk',
+      source,
+      oursPath,
+      '-noappend',
+      '-quiet',
+      '-no-progress',
+      ...args,
+    ]);
     if (code !== 0) throw new Error(`tsquashfs mk exited ${code}`);
     const ours = readFileSync(oursPath);
     const theirs = readFileSync(theirsPath);
@@ -45,7 +60,8 @@ export async function compareWithMksquashfs(source: string, args: string[]): Pro
       }
     }
     if (first === null && ours.length !== theirs.length) first = n;
-    const region = first === null ? null : (regionAt(describeRegions(theirs), first)?.name ?? 'beyond the end');
+    const region =
+      first === null ? null : (regionAt(describeRegions(theirs), first)?.name ?? 'beyond the end');
     const ourRegions = describeRegions(ours);
     const regions = describeRegions(theirs).map((r) => {
       const o = ourRegions.find((x) => x.name === r.name);
@@ -53,13 +69,22 @@ export async function compareWithMksquashfs(source: string, args: string[]): Pro
       if (o) {
         const len = Math.max(r.end - r.start, o.end - o.start);
         for (let i = 0; i < len; i++) {
-          if (theirs[r.start + i] !== ours[o.start + i] || r.start + i >= r.end || o.start + i >= o.end) {
+          if (
+            theirs[r.start + i] !== ours[o.start + i] ||
+            r.start + i >= r.end ||
+            o.start + i >= o.end
+          ) {
             diff = r.start + i;
             break;
           }
         }
       }
-      return { name: r.name, theirs: r.end - r.start, ours: o ? o.end - o.start : null, firstDifference: diff };
+      return {
+        name: r.name,
+        theirs: r.end - r.start,
+        ours: o ? o.end - o.start : null,
+        firstDifference: diff,
+      };
     });
     return {
       regions,

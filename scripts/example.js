@@ -10,8 +10,22 @@ import { main } from '../dist/cli/main.js';
 mkdirSync('.tmp', { recursive: true });
 const image = '.tmp/example.sqfs';
 const code = await main([
-  'mk', 'fixtures/example/rootfs', image,
-  '-noappend', '-comp', 'xz', '-b', '1M', '-Xdict-size', '100%', '-all-root', '-all-time', '0',
+  'mk',
+  'fixtures/example/rootfs',
+  image,
+  '-noappend',
+  '-comp',
+  'xz',
+  '-b',
+  '1M',
+  '-Xdict-size',
+  '100%',
+  '-all-root',
+  '-all-time',
+  '0',
 ]);
-if (code === 0) console.log(`\nImage written to ${image} (try: unsquashfs -lls ${image}, or mount -o loop,ro ${image} /mnt)`);
+if (code === 0)
+  console.log(
+    `\nImage written to ${image} (try: unsquashfs -lls ${image}, or mount -o loop,ro ${image} /mnt)`,
+  );
 process.exitCode = code;

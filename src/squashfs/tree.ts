@@ -105,7 +105,10 @@ export function zeroSource(size: number, description = 'zero-filled data'): File
  * Defaults: root-owned, mtime 0, 0755 for directories, 0644 for files, 0777 for symlinks.
  */
 export const tree = {
-  dir(entries: Record<string, TreeNode> | DirEntryNode[] = {}, meta: Partial<NodeMeta> = {}): DirNode {
+  dir(
+    entries: Record<string, TreeNode> | DirEntryNode[] = {},
+    meta: Partial<NodeMeta> = {},
+  ): DirNode {
     const list = Array.isArray(entries)
       ? entries
       : Object.entries(entries).map(([name, node]) => ({ name: nameBytes(name), node }));
@@ -123,7 +126,12 @@ export const tree = {
   symlink(target: string | Uint8Array, meta: Partial<NodeMeta> = {}): SymlinkNode {
     return { kind: 'symlink', target: nameBytes(target), ...defaults(0o777), ...meta };
   },
-  device(kind: 'blockdev' | 'chardev', major: number, minor: number, meta: Partial<NodeMeta> = {}): DeviceNode {
+  device(
+    kind: 'blockdev' | 'chardev',
+    major: number,
+    minor: number,
+    meta: Partial<NodeMeta> = {},
+  ): DeviceNode {
     return { kind, major, minor, ...defaults(0o644), ...meta };
   },
   ipc(kind: 'fifo' | 'socket', meta: Partial<NodeMeta> = {}): IpcNode {

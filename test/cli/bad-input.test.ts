@@ -47,7 +47,10 @@ describe('bad input', () => {
       process.seteuid!(65534);
       let code: number;
       try {
-        code = await runCli(['mk', join(dir.path, 'src'), join(dir.path, 'out.sqfs'), '-quiet'], c.ctx);
+        code = await runCli(
+          ['mk', join(dir.path, 'src'), join(dir.path, 'out.sqfs'), '-quiet'],
+          c.ctx,
+        );
       } finally {
         process.seteuid!(0);
       }
@@ -63,7 +66,9 @@ describe('bad input', () => {
     const root = await scanSources([join(dir.path, 'src')]);
     await unlink(victim);
     const out = join(dir.path, 'out.sqfs');
-    await expect(writeImage(root, out)).rejects.toThrow(`cannot read ${victim}: no such file or directory`);
+    await expect(writeImage(root, out)).rejects.toThrow(
+      `cannot read ${victim}: no such file or directory`,
+    );
     expect((await readdir(dir.path)).sort()).toEqual(['src']);
   });
 
@@ -79,7 +84,9 @@ describe('bad input', () => {
     const c = capture();
     const out = join(dir.path, 'no', 'such', 'dir', 'out.sqfs');
     expect(await runCli(['mk', join(dir.path, 'src'), out, '-quiet'], c.ctx)).toBe(1);
-    expect(c.err()).toMatch(new RegExp(`^tsquashfs: cannot create image ${out}: no such file or directory\\n$`));
+    expect(c.err()).toMatch(
+      new RegExp(`^tsquashfs: cannot create image ${out}: no such file or directory\\n$`),
+    );
   });
 });
 
@@ -113,7 +120,9 @@ requireOracle('root', 'mount')('a full disk', () => {
     const c = capture();
     const out = join(mnt, 'out.sqfs');
     expect(await runCli(['mk', join(dir.path, 'src'), out, '-quiet', '-noD'], c.ctx)).toBe(1);
-    expect(c.err()).toMatch(new RegExp(`^tsquashfs: cannot write image ${out}: no space left on device\\n$`));
+    expect(c.err()).toMatch(
+      new RegExp(`^tsquashfs: cannot write image ${out}: no space left on device\\n$`),
+    );
     expect(await readdir(mnt)).toEqual([]);
   });
 });

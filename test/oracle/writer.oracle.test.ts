@@ -13,9 +13,21 @@ import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { main } from '../../src/cli/main.js';
-import { buildEdgeTree, TREE_NAMES, TREE_NEEDS, type EdgeTree, type TreeName } from '../helpers/edge-trees.js';
+import {
+  buildEdgeTree,
+  TREE_NAMES,
+  TREE_NEEDS,
+  type EdgeTree,
+  type TreeName,
+} from '../helpers/edge-trees.js';
 import { makeTempDir, type TempDir } from '../helpers/fs-util.js';
-import { mksquashfs, requireOracle, sqfsdiff, unsquashfsExtract, withKernelMount } from '../helpers/oracles.js';
+import {
+  mksquashfs,
+  requireOracle,
+  sqfsdiff,
+  unsquashfsExtract,
+  withKernelMount,
+} from '../helpers/oracles.js';
 import { compareTrees } from '../helpers/tree-compare.js';
 
 interface Setting {
@@ -35,10 +47,15 @@ const BLOCK_SIZES = ['4K', '128K', '1M'];
 
 function settingsFor(tree: TreeName): Setting[] {
   const all = COMPRESSIONS.flatMap((c) =>
-    BLOCK_SIZES.map((b) => ({ label: `${c.label} ${b}`, args: [...c.args, '-b', b], identical: c.identical })),
+    BLOCK_SIZES.map((b) => ({
+      label: `${c.label} ${b}`,
+      args: [...c.args, '-b', b],
+      identical: c.identical,
+    })),
   );
   // Reading a 4 GiB sparse file costs mksquashfs ~7 s per image: two settings cover it.
-  if (tree === 'sparse-huge') return all.filter((s) => s.label === 'gzip 128K' || s.label === 'xz 1M');
+  if (tree === 'sparse-huge')
+    return all.filter((s) => s.label === 'gzip 128K' || s.label === 'xz 1M');
   return all;
 }
 
@@ -50,7 +67,13 @@ async function ourImage(source: string, image: string, args: string[]): Promise<
 }
 
 for (const treeName of TREE_NAMES) {
-  const suite = requireOracle('mksquashfs', 'unsquashfs', 'sqfsdiff', 'mount', ...TREE_NEEDS[treeName]);
+  const suite = requireOracle(
+    'mksquashfs',
+    'unsquashfs',
+    'sqfsdiff',
+    'mount',
+    ...TREE_NEEDS[treeName],
+  );
   suite(`writer vs oracles: ${treeName} tree`, () => {
     let tree: EdgeTree;
     let work: TempDir;
@@ -75,7 +98,9 @@ for (const treeName of TREE_NAMES) {
 
           const [a, b] = [await readFile(ours), await readFile(theirs)];
           const ratio = a.length / b.length;
-          console.log(`[size] ${treeName} ${setting.label}: ours ${a.length} B, mksquashfs ${b.length} B, ratio ${ratio.toFixed(4)}`);
+          console.log(
+            `[size] ${treeName} ${setting.label}: ours ${a.length} B, mksquashfs ${b.length} B, ratio ${ratio.toFixed(4)}`,
+          );
           expect(ratio).toBeLessThanOrEqual(1.01);
           // mksquashfs 4.5.1 stores each inode's xattrs in the order the host lists them; we sort
           // them by full name, as squashfs-tools 4.6 and later do, so that the image does not
@@ -93,7 +118,9 @@ for (const treeName of TREE_NAMES) {
           expect(diff.output).toBe('');
           expect(diff.same).toBe(true);
 
-          const mounted = await withKernelMount(ours, (mnt) => compareTrees(tree.dir, mnt, compareOpts));
+          const mounted = await withKernelMount(ours, (mnt) =>
+            compareTrees(tree.dir, mnt, compareOpts),
+          );
           expect(mounted).toEqual([]);
         } finally {
           await rm(extracted, { recursive: true, force: true });

@@ -29,9 +29,18 @@ function sampleTree(order: 'forward' | 'reverse'): DirNode {
   const list = order === 'forward' ? names : [...names].reverse();
   const files = list.map((n) => {
     const i = names.indexOf(n);
-    return { name: Buffer.from(n), node: tree.file(`content of ${n}\n`.repeat(i + 1), { mtime: 1000 + i }) };
+    return {
+      name: Buffer.from(n),
+      node: tree.file(`content of ${n}\n`.repeat(i + 1), { mtime: 1000 + i }),
+    };
   });
-  return tree.dir([...files, { name: Buffer.from('sub'), node: tree.dir({ deep: tree.file(new Uint8Array(300_000).fill(7)) }) }]);
+  return tree.dir([
+    ...files,
+    {
+      name: Buffer.from('sub'),
+      node: tree.dir({ deep: tree.file(new Uint8Array(300_000).fill(7)) }),
+    },
+  ]);
 }
 
 describe('determinism', () => {
@@ -45,7 +54,9 @@ describe('determinism', () => {
 
   it('gives the same bytes with xz and BCJ', async () => {
     const opts: WriteOptions = { compression: { name: 'xz', bcj: ['x86'] } };
-    expect(sha(await imageBytes(sampleTree('forward'), opts))).toBe(sha(await imageBytes(sampleTree('reverse'), opts)));
+    expect(sha(await imageBytes(sampleTree('forward'), opts))).toBe(
+      sha(await imageBytes(sampleTree('reverse'), opts)),
+    );
   });
 });
 
@@ -63,26 +74,41 @@ describe('refusals', () => {
       { name: Buffer.from('x'), node: tree.file('2') },
     ]);
     await expect(imageBytes(dup)).rejects.toThrow(/duplicate name in directory: \/x/);
-    await expect(imageBytes(tree.dir({ '..': tree.file('') }))).rejects.toThrow(/'\.' and '\.\.' cannot be stored/);
+    await expect(imageBytes(tree.dir({ '..': tree.file('') }))).rejects.toThrow(
+      /'\.' and '\.\.' cannot be stored/,
+    );
     await expect(imageBytes(tree.dir({ 'a/b': tree.file('') }))).rejects.toThrow(/contains '\/'/);
   });
 
   it('rejects more than 65535 distinct uids and gids, naming the file that overflows', async () => {
     const entries: Record<string, ReturnType<typeof tree.file>> = {};
-    for (let i = 0; i < 33_000; i++) entries[`f${i}`] = tree.file('', { uid: 100_000 + i, gid: 200_000 + i });
+    for (let i = 0; i < 33_000; i++)
+      entries[`f${i}`] = tree.file('', { uid: 100_000 + i, gid: 200_000 + i });
     const err = await imageBytes(tree.dir(entries)).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(SquashfsError);
     expect((err as SquashfsError).code).toBe('LIMIT');
-    expect((err as SquashfsError).message).toMatch(/more than 65535 distinct uids and gids; squashfs cannot store the owner of \/f\d+/);
+    expect((err as SquashfsError).message).toMatch(
+      /more than 65535 distinct uids and gids; squashfs cannot store the owner of \/f\d+/,
+    );
   });
 
   it('rejects a symlink target over 4096 bytes and a device number squashfs cannot hold', async () => {
-    await expect(imageBytes(tree.dir({ l: tree.symlink('t'.repeat(4097)) }))).rejects.toThrow(/symlink target of \/l must be 1 to 4096 bytes/);
-    await expect(imageBytes(tree.dir({ d: tree.device('chardev', 4096, 0) }))).rejects.toThrow(/device number 4096:0 of \/d/);
+    await expect(imageBytes(tree.dir({ l: tree.symlink('t'.repeat(4097)) }))).rejects.toThrow(
+      /symlink target of \/l must be 1 to 4096 bytes/,
+    );
+    await expect(imageBytes(tree.dir({ d: tree.device('chardev', 4096, 0) }))).rejects.toThrow(
+      /device number 4096:0 of \/d/,
+    );
   });
 
   it('reports a source that yields fewer bytes than announced, and leaves no image behind', async () => {
-    const liar: FileSource = { size: 10, description: '/host/shrunk.bin', async *read() { yield new Uint8Array(7); } };
+    const liar: FileSource = {
+      size: 10,
+      description: '/host/shrunk.bin',
+      async *read() {
+        yield new Uint8Array(7);
+      },
+    };
     const dir = await makeTempDir('writer-refusal');
     try {
       const out = join(dir.path, 'out.sqfs');
@@ -100,7 +126,9 @@ describe('refusals', () => {
     try {
       const out = join(dir.path, 'out.sqfs');
       await writeFile(out, 'previous image');
-      await expect(writeImage(tree.dir({ [`${'x'.repeat(300)}`]: tree.file('') }), out)).rejects.toThrow(SquashfsError);
+      await expect(
+        writeImage(tree.dir({ [`${'x'.repeat(300)}`]: tree.file('') }), out),
+      ).rejects.toThrow(SquashfsError);
       expect(await readFile(out, 'utf8')).toBe('previous image');
       expect(await readdir(dir.path)).toEqual(['out.sqfs']);
     } finally {
@@ -122,7 +150,10 @@ requireOracle('unsquashfs', 'mount')('limits that only an in-memory tree can rea
       { name: Buffer.from(name256), node: tree.file('256') },
       { name: Buffer.from('long-link'), node: tree.symlink(target4096) },
       { name: latin1, node: tree.file('latin-1 name') },
-      { name: Buffer.from('big'), node: tree.file(bytesSource(new Uint8Array(5 * 131072 + 17).fill(1))) },
+      {
+        name: Buffer.from('big'),
+        node: tree.file(bytesSource(new Uint8Array(5 * 131072 + 17).fill(1))),
+      },
     ]);
     await writeImage(root, image);
   });
@@ -141,13 +172,19 @@ requireOracle('unsquashfs', 'mount')('limits that only an in-memory tree can rea
     await withKernelMount(image, async (mnt) => {
       // Linux keeps symlink bodies NUL-terminated within one page, so readlink(2) returns at
       // most 4095 bytes of a 4096-byte target (and ext4 cannot even create one).
-      const r = await run('python3', ['-c', 'import os,sys; sys.stdout.write(os.readlink(sys.argv[1]))', join(mnt, 'long-link')]);
+      const r = await run('python3', [
+        '-c',
+        'import os,sys; sys.stdout.write(os.readlink(sys.argv[1]))',
+        join(mnt, 'long-link'),
+      ]);
       expect(r.stdout.toString()).toBe(target4096.slice(0, 4095));
       const names = await readdir(mnt, { encoding: 'buffer' });
       expect(names.some((n) => n.equals(latin1))).toBe(true);
       // Linux's NAME_MAX is 255, so a 256-byte name is listed but cannot be looked up.
       expect(names.some((n) => n.length === 256)).toBe(true);
-      expect((await readFile(join(mnt, 'big'))).equals(Buffer.alloc(5 * 131072 + 17, 1))).toBe(true);
+      expect((await readFile(join(mnt, 'big'))).equals(Buffer.alloc(5 * 131072 + 17, 1))).toBe(
+        true,
+      );
     });
   });
 

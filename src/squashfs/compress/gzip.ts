@@ -49,10 +49,16 @@ export class GzipCompressor implements Compressor {
     this.strategies = options.strategies?.length ? [...new Set(options.strategies)] : ['default'];
     this.strategyMask = (options.strategies ?? []).reduce((m, s) => m | STRATEGY_BITS[s], 0);
     if (!Number.isInteger(this.level) || this.level < 1 || this.level > 9) {
-      throw new SquashfsError('INVALID_ARGUMENT', `gzip compression level must be 1 to 9, got ${this.level}`);
+      throw new SquashfsError(
+        'INVALID_ARGUMENT',
+        `gzip compression level must be 1 to 9, got ${this.level}`,
+      );
     }
     if (!Number.isInteger(this.windowBits) || this.windowBits < 8 || this.windowBits > 15) {
-      throw new SquashfsError('INVALID_ARGUMENT', `gzip window size must be 8 to 15, got ${this.windowBits}`);
+      throw new SquashfsError(
+        'INVALID_ARGUMENT',
+        `gzip window size must be 8 to 15, got ${this.windowBits}`,
+      );
     }
   }
 
@@ -66,7 +72,8 @@ export class GzipCompressor implements Compressor {
         memLevel: 8 as const,
         strategy: ZLIB_STRATEGY[strategy],
       };
-      const out = this.engine === 'pako' ? pako.deflate(block, settings) : zlib.deflateSync(block, settings);
+      const out =
+        this.engine === 'pako' ? pako.deflate(block, settings) : zlib.deflateSync(block, settings);
       if (best === null || out.length < best.length) best = out;
     }
     return best !== null && best.length < block.length ? best : null;
@@ -76,7 +83,11 @@ export class GzipCompressor implements Compressor {
     try {
       return zlib.inflateSync(block, { maxOutputLength: Math.max(maxOut, 1) });
     } catch (err) {
-      throw new SquashfsError('CORRUPT', `gzip block does not decompress: ${(err as Error).message}`, { cause: err });
+      throw new SquashfsError(
+        'CORRUPT',
+        `gzip block does not decompress: ${(err as Error).message}`,
+        { cause: err },
+      );
     }
   }
 

@@ -24,11 +24,19 @@ export interface DirEntry {
 }
 
 export function encodeDirHeader(out: ByteBuilder, h: DirHeader): void {
-  out.u32(h.count - 1).u32(h.startBlock).u32(h.inodeNumber);
+  out
+    .u32(h.count - 1)
+    .u32(h.startBlock)
+    .u32(h.inodeNumber);
 }
 
 export function encodeDirEntry(out: ByteBuilder, e: DirEntry): void {
-  out.u16(e.offset).i16(e.inodeDelta).u16(e.type).u16(e.name.length - 1).bytes(e.name);
+  out
+    .u16(e.offset)
+    .i16(e.inodeDelta)
+    .u16(e.type)
+    .u16(e.name.length - 1)
+    .bytes(e.name);
 }
 
 export function decodeDirHeader(r: ByteReader): DirHeader {

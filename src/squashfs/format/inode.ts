@@ -101,7 +101,12 @@ export function encodeInode(out: ByteBuilder, inode: Inode): void {
       } else {
         out.u32(inode.nlink).u32(inode.fileSize).u32(inode.startBlock).u32(inode.parentInode);
         out.u16(inode.index.length).u16(inode.offset).u32(inode.xattr);
-        for (const e of inode.index) out.u32(e.index).u32(e.start).u32(e.name.length - 1).bytes(e.name);
+        for (const e of inode.index)
+          out
+            .u32(e.index)
+            .u32(e.start)
+            .u32(e.name.length - 1)
+            .bytes(e.name);
       }
       return;
     case 'file':
@@ -150,7 +155,17 @@ export function decodeInode(r: ByteReader, blockSize: number): Inode {
       const fileSize = r.u16();
       const offset = r.u16();
       const parentInode = r.u32();
-      return { ...header, kind: 'dir', startBlock, nlink, fileSize, offset, parentInode, xattr: NO_INDEX, index: [] };
+      return {
+        ...header,
+        kind: 'dir',
+        startBlock,
+        nlink,
+        fileSize,
+        offset,
+        parentInode,
+        xattr: NO_INDEX,
+        index: [],
+      };
     }
     case InodeType.ExtDir: {
       const nlink = r.u32();
@@ -170,12 +185,24 @@ export function decodeInode(r: ByteReader, blockSize: number): Inode {
         }
         index.push({ index: idx, start, name: r.take(nameLen) });
       }
-      return { ...header, kind: 'dir', startBlock, nlink, fileSize, offset, parentInode, xattr, index };
+      return {
+        ...header,
+        kind: 'dir',
+        startBlock,
+        nlink,
+        fileSize,
+        offset,
+        parentInode,
+        xattr,
+        index,
+      };
     }
     case InodeType.File:
     case InodeType.ExtFile: {
       let blocksStart: number, fragment: number, fragmentOffset: number, fileSize: number;
-      let sparse = 0, nlink = 1, xattr = NO_INDEX;
+      let sparse = 0,
+        nlink = 1,
+        xattr = NO_INDEX;
       if (type === InodeType.File) {
         blocksStart = r.u32();
         fragment = r.u32();
@@ -190,12 +217,24 @@ export function decodeInode(r: ByteReader, blockSize: number): Inode {
         fragmentOffset = r.u32();
         xattr = r.u32();
       }
-      const count = fragment === NO_INDEX ? Math.ceil(fileSize / blockSize) : Math.floor(fileSize / blockSize);
+      const count =
+        fragment === NO_INDEX ? Math.ceil(fileSize / blockSize) : Math.floor(fileSize / blockSize);
       // Each word is 4 bytes of this very stream: a huge count fails the bounds check at once.
       r.need(count * 4);
       const blockSizes = new Uint32Array(count);
       for (let i = 0; i < count; i++) blockSizes[i] = r.u32();
-      return { ...header, kind: 'file', blocksStart, fragment, fragmentOffset, fileSize, sparse, nlink, xattr, blockSizes };
+      return {
+        ...header,
+        kind: 'file',
+        blocksStart,
+        fragment,
+        fragmentOffset,
+        fileSize,
+        sparse,
+        nlink,
+        xattr,
+        blockSizes,
+      };
     }
     case InodeType.Symlink:
     case InodeType.ExtSymlink: {
@@ -223,6 +262,8 @@ export function decodeInode(r: ByteReader, blockSize: number): Inode {
       return { ...header, kind: 'ipc', nlink, xattr };
     }
     default:
-      throw new SquashfsError('CORRUPT', `unknown inode type ${type}`, { offset: r.baseOffset + r.pos - 16 });
+      throw new SquashfsError('CORRUPT', `unknown inode type ${type}`, {
+        offset: r.baseOffset + r.pos - 16,
+      });
   }
 }

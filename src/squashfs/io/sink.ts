@@ -44,7 +44,10 @@ export class FileSink implements Sink {
 
   static async create(finalPath: string): Promise<FileSink> {
     const dir = path.dirname(path.resolve(finalPath));
-    const tempPath = path.join(dir, `.${path.basename(finalPath)}.tsquashfs-${randomBytes(6).toString('hex')}.tmp`);
+    const tempPath = path.join(
+      dir,
+      `.${path.basename(finalPath)}.tsquashfs-${randomBytes(6).toString('hex')}.tmp`,
+    );
     let handle: fs.FileHandle;
     try {
       handle = await fs.open(tempPath, 'wx+', 0o644);

@@ -16,12 +16,21 @@ export interface Region {
 
 export function describeRegions(image: Uint8Array): Region[] {
   if (image.length < SUPERBLOCK_SIZE) {
-    throw new SquashfsError('OUT_OF_BOUNDS', `image is ${image.length} bytes, smaller than a superblock`, { offset: 0 });
+    throw new SquashfsError(
+      'OUT_OF_BOUNDS',
+      `image is ${image.length} bytes, smaller than a superblock`,
+      { offset: 0 },
+    );
   }
   const sb = decodeSuperblock(image.subarray(0, SUPERBLOCK_SIZE));
-  if (sb.magic !== SQUASHFS_MAGIC) throw new SquashfsError('CORRUPT', 'not a squashfs image (bad magic)', { offset: 0 });
+  if (sb.magic !== SQUASHFS_MAGIC)
+    throw new SquashfsError('CORRUPT', 'not a squashfs image (bad magic)', { offset: 0 });
   const hasOptions = (sb.flags & 0x0400) !== 0;
-  const optionsEnd = hasOptions ? SUPERBLOCK_SIZE + 2 + (new DataView(image.buffer, image.byteOffset).getUint16(SUPERBLOCK_SIZE, true) & 0x7fff) : SUPERBLOCK_SIZE;
+  const optionsEnd = hasOptions
+    ? SUPERBLOCK_SIZE +
+      2 +
+      (new DataView(image.buffer, image.byteOffset).getUint16(SUPERBLOCK_SIZE, true) & 0x7fff)
+    : SUPERBLOCK_SIZE;
   // Starts of the regions in on-disk order; each region ends where the next begins.
   const starts: [string, number][] = [
     ['superblock', 0],
@@ -37,12 +46,14 @@ export function describeRegions(image: Uint8Array): Region[] {
     if (listStart + 8 <= image.length) starts.push([`${name} blocks`, getU64(view, listStart)]);
     starts.push([`${name} location list`, listStart]);
   };
-  if (sb.fragmentCount > 0 && sb.fragmentTableStart >= 0) table('fragment table', sb.fragmentTableStart);
+  if (sb.fragmentCount > 0 && sb.fragmentTableStart >= 0)
+    table('fragment table', sb.fragmentTableStart);
   if (sb.exportTableStart >= 0) table('export table', sb.exportTableStart);
   table('id table', sb.idTableStart);
   if (sb.xattrIdTableStart >= 0 && sb.xattrIdTableStart + 16 <= image.length) {
     starts.push(['xattr key/value blocks', getU64(view, sb.xattrIdTableStart)]);
-    if (sb.xattrIdTableStart + 24 <= image.length) starts.push(['xattr id table blocks', getU64(view, sb.xattrIdTableStart + 16)]);
+    if (sb.xattrIdTableStart + 24 <= image.length)
+      starts.push(['xattr id table blocks', getU64(view, sb.xattrIdTableStart + 16)]);
     starts.push(['xattr id table header and list', sb.xattrIdTableStart]);
   }
   starts.push(['padding', sb.bytesUsed]);

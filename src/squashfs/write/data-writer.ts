@@ -71,8 +71,16 @@ const READBACK_CHUNK = 1 << 20;
 export class DataWriter {
   /** Entries by fragment index; a slot is reserved when its buffer opens and filled when written. */
   private readonly fragmentSlots: (FragmentEntry | null)[] = [];
-  readonly stats: DataStats = { duplicateFiles: 0, sparseBlocks: 0, dataBytes: 0, dataBytesOnDisk: 0 };
-  private readonly open: { small: OpenFragment | null; tail: OpenFragment | null } = { small: null, tail: null };
+  readonly stats: DataStats = {
+    duplicateFiles: 0,
+    sparseBlocks: 0,
+    dataBytes: 0,
+    dataBytesOnDisk: 0,
+  };
+  private readonly open: { small: OpenFragment | null; tail: OpenFragment | null } = {
+    small: null,
+    tail: null,
+  };
   private readonly seen = new Map<string, StoredFile[]>();
   private decodedFragment: { index: number; bytes: Uint8Array } | null = null;
 
@@ -135,7 +143,10 @@ export class DataWriter {
     const tail = block.subarray(0, filled);
     const tailIsZero = this.opts.sparse && isAllZero(tail);
     const useFragment =
-      tail.length > 0 && !tailIsZero && this.opts.fragments !== 'never' && (size < bs || this.opts.fragments === 'always');
+      tail.length > 0 &&
+      !tailIsZero &&
+      this.opts.fragments !== 'never' &&
+      (size < bs || this.opts.fragments === 'always');
     if (tail.length > 0 && !useFragment) await flushBlock(tail);
 
     const data: FileData = {
@@ -195,7 +206,11 @@ export class DataWriter {
       frag = null;
     }
     if (!frag) {
-      frag = { index: this.fragmentSlots.length, bytes: new Uint8Array(this.opts.blockSize), length: 0 };
+      frag = {
+        index: this.fragmentSlots.length,
+        bytes: new Uint8Array(this.opts.blockSize),
+        length: 0,
+      };
       this.fragmentSlots.push(null);
     }
     this.open[which] = frag;
@@ -225,11 +240,15 @@ export class DataWriter {
   }
 
   /** Byte-for-byte confirmation that a candidate holds the same data as the file just written. */
-  private async sameContent(c: StoredFile, data: FileData, tail: Uint8Array | null): Promise<boolean> {
+  private async sameContent(
+    c: StoredFile,
+    data: FileData,
+    tail: Uint8Array | null,
+  ): Promise<boolean> {
     const a = c.data.blockSizes;
     const b = data.blockSizes;
     if (a.length !== b.length || a.some((w, i) => w !== b[i])) return false;
-    if ((c.tailLength > 0) !== (tail !== null)) return false;
+    if (c.tailLength > 0 !== (tail !== null)) return false;
     // Identical size words and identical stored bytes mean identical data: decompression is a
     // function of the stored bytes.
     let length = 0;
@@ -257,13 +276,20 @@ export class DataWriter {
     const entry = this.fragmentSlots[index]!;
     const stored = await this.sink.readAt(entry.start, entry.sizeWord & DATA_SIZE_MASK);
     const bytes =
-      entry.sizeWord & DATA_UNCOMPRESSED ? stored : this.opts.decompressor.decompress(stored, this.opts.blockSize);
+      entry.sizeWord & DATA_UNCOMPRESSED
+        ? stored
+        : this.opts.decompressor.decompress(stored, this.opts.blockSize);
     this.decodedFragment = { index, bytes };
     return bytes;
   }
 }
 
-function changed(source: FileSource, expected: number, got: number, how: 'more' | 'fewer'): SquashfsError {
+function changed(
+  source: FileSource,
+  expected: number,
+  got: number,
+  how: 'more' | 'fewer',
+): SquashfsError {
   return new SquashfsError(
     'CHANGED_DURING_READ',
     `${source.description} changed size while being read (expected ${expected} bytes, got ${how === 'more' ? 'at least ' : ''}${got})`,

@@ -9,7 +9,12 @@
  * listing is appended piece by piece.
  */
 import { METADATA_SIZE } from '../format/constants.js';
-import { DIR_ENTRY_SIZE, DIR_HEADER_SIZE, encodeDirEntry, encodeDirHeader } from '../format/directory.js';
+import {
+  DIR_ENTRY_SIZE,
+  DIR_HEADER_SIZE,
+  encodeDirEntry,
+  encodeDirHeader,
+} from '../format/directory.js';
 import type { DirIndexEntry } from '../format/inode.js';
 import { refBlock, refOffset } from '../format/metadata.js';
 import { ByteBuilder } from '../io/bytes.js';
@@ -42,8 +47,15 @@ export function writeListing(dirTable: MetadataWriter, entries: ListingEntry[]):
   for (const e of entries) {
     const block = refBlock(e.inodeRef);
     const delta = e.inodeNumber - runBase;
-    const pastIndexPoint = countAt >= 0 && buf.length + DIR_ENTRY_SIZE + e.name.length - indexPoint > METADATA_SIZE;
-    if (runCount === 256 || block !== runBlock || pastIndexPoint || delta > 32767 || delta < -32768) {
+    const pastIndexPoint =
+      countAt >= 0 && buf.length + DIR_ENTRY_SIZE + e.name.length - indexPoint > METADATA_SIZE;
+    if (
+      runCount === 256 ||
+      block !== runBlock ||
+      pastIndexPoint ||
+      delta > 32767 ||
+      delta < -32768
+    ) {
       if (countAt >= 0) {
         if (pastIndexPoint) {
           index.push({ at: buf.length, name: e.name });
@@ -57,7 +69,12 @@ export function writeListing(dirTable: MetadataWriter, entries: ListingEntry[]):
       runBase = e.inodeNumber;
       encodeDirHeader(buf, { count: 1, startBlock: block, inodeNumber: runBase });
     }
-    encodeDirEntry(buf, { offset: refOffset(e.inodeRef), inodeDelta: e.inodeNumber - runBase, type: e.basicType, name: e.name });
+    encodeDirEntry(buf, {
+      offset: refOffset(e.inodeRef),
+      inodeDelta: e.inodeNumber - runBase,
+      type: e.basicType,
+      name: e.name,
+    });
     runCount++;
   }
   if (countAt >= 0) buf.patchU32(countAt, runCount - 1);

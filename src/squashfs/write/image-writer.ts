@@ -6,11 +6,22 @@
  */
 import { createCompressor, type Compressor } from '../compress/index.js';
 import { SquashfsError } from '../errors.js';
-import { DEFAULT_BLOCK_SIZE, Flags, InodeType, MAX_BLOCK_SIZE, MIN_BLOCK_SIZE, NO_INDEX } from '../format/constants.js';
+import {
+  DEFAULT_BLOCK_SIZE,
+  Flags,
+  InodeType,
+  MAX_BLOCK_SIZE,
+  MIN_BLOCK_SIZE,
+  NO_INDEX,
+} from '../format/constants.js';
 import { encodeInode, encodeRdev, type Inode, type InodeBody } from '../format/inode.js';
 import { encodeMetadataHeader } from '../format/metadata.js';
 import { encodeSuperblock, SUPERBLOCK_SIZE } from '../format/superblock.js';
-import { encodeFragmentEntry, encodeXattrIdHeader, XATTR_ID_HEADER_SIZE } from '../format/tables.js';
+import {
+  encodeFragmentEntry,
+  encodeXattrIdHeader,
+  XATTR_ID_HEADER_SIZE,
+} from '../format/tables.js';
 import { ByteBuilder } from '../io/bytes.js';
 import { FileSink, type Sink } from '../io/sink.js';
 import type { DirNode } from '../tree.js';
@@ -37,8 +48,16 @@ const BASIC_TYPE = {
 
 /** Checks the block size: a power of two from 4 KiB to 1 MiB. */
 export function checkBlockSize(blockSize: number): number {
-  if (!Number.isInteger(blockSize) || blockSize < MIN_BLOCK_SIZE || blockSize > MAX_BLOCK_SIZE || (blockSize & (blockSize - 1)) !== 0) {
-    throw new SquashfsError('INVALID_ARGUMENT', `block size must be a power of two from 4K to 1M, got ${blockSize}`);
+  if (
+    !Number.isInteger(blockSize) ||
+    blockSize < MIN_BLOCK_SIZE ||
+    blockSize > MAX_BLOCK_SIZE ||
+    (blockSize & (blockSize - 1)) !== 0
+  ) {
+    throw new SquashfsError(
+      'INVALID_ARGUMENT',
+      `block size must be a power of two from 4K to 1M, got ${blockSize}`,
+    );
   }
   return blockSize;
 }
@@ -47,7 +66,11 @@ export function checkBlockSize(blockSize: number): number {
  * Writes `root` as a squashfs image to `output` (a path, written atomically, or a Sink).
  * The same tree and options always give the same bytes.
  */
-export async function writeImage(root: DirNode, output: string | Sink, options: WriteOptions = {}): Promise<WriteReport> {
+export async function writeImage(
+  root: DirNode,
+  output: string | Sink,
+  options: WriteOptions = {},
+): Promise<WriteReport> {
   const blockSize = checkBlockSize(options.blockSize ?? DEFAULT_BLOCK_SIZE);
   const compression = options.compression ?? { name: 'gzip' };
   const compressor = createCompressor(compression, blockSize);
@@ -103,7 +126,8 @@ async function writeAll(
   });
   const fileData = new Map<PlannedInode, FileData>();
   const progress = { filesDone: 0, filesTotal: plan.files.length, bytesRead: 0, bytesTotal: 0 };
-  for (const f of plan.files) progress.bytesTotal += (f.node as { source: { size: number } }).source.size;
+  for (const f of plan.files)
+    progress.bytesTotal += (f.node as { source: { size: number } }).source.size;
   for (const f of plan.files) {
     if (f.node.kind !== 'file') continue;
     fileData.set(f, await data.writeFile(f.node.source, (n) => (progress.bytesRead += n)));
@@ -145,7 +169,8 @@ async function writeAll(
     switch (node.kind) {
       case 'file': {
         const d = fileData.get(p)!;
-        const extended = ext || p.nlink > 1 || d.fileSize >= TWO_32 || d.blocksStart >= TWO_32 || d.sparse !== 0;
+        const extended =
+          ext || p.nlink > 1 || d.fileSize >= TWO_32 || d.blocksStart >= TWO_32 || d.sparse !== 0;
         return emit(p, {
           kind: 'file',
           type: extended ? InodeType.ExtFile : InodeType.File,
@@ -160,7 +185,13 @@ async function writeAll(
         });
       }
       case 'symlink':
-        return emit(p, { kind: 'symlink', type: ext ? InodeType.ExtSymlink : InodeType.Symlink, nlink: p.nlink, target: node.target, xattr });
+        return emit(p, {
+          kind: 'symlink',
+          type: ext ? InodeType.ExtSymlink : InodeType.Symlink,
+          nlink: p.nlink,
+          target: node.target,
+          xattr,
+        });
       case 'blockdev':
       case 'chardev':
         return emit(p, {
@@ -172,7 +203,12 @@ async function writeAll(
         });
       case 'fifo':
       case 'socket':
-        return emit(p, { kind: 'ipc', type: BASIC_TYPE[node.kind] + (ext ? 7 : 0), nlink: p.nlink, xattr });
+        return emit(p, {
+          kind: 'ipc',
+          type: BASIC_TYPE[node.kind] + (ext ? 7 : 0),
+          nlink: p.nlink,
+          xattr,
+        });
       case 'dir':
         throw new Error('unreachable: directories are emitted by emitDir');
     }
@@ -187,7 +223,11 @@ async function writeAll(
     }));
     const listing = writeListing(dirs, entries);
     const xattr = keepXattrs ? xattrs.add(p.node.xattrs) : NO_INDEX;
-    const extended = xattr !== NO_INDEX || entries.length > 256 || listingByteCount(entries) >= 8192 || listing.fileSize > 0xffff;
+    const extended =
+      xattr !== NO_INDEX ||
+      entries.length > 256 ||
+      listingByteCount(entries) >= 8192 ||
+      listing.fileSize > 0xffff;
     return emit(p, {
       kind: 'dir',
       type: extended ? InodeType.ExtDir : InodeType.Dir,

@@ -40,7 +40,15 @@ export interface Plan {
   /** Regular-file inodes in the order their data is written (each once). */
   files: PlannedInode[];
   /** Counts for the summary. */
-  counts: { files: number; directories: number; symlinks: number; devices: number; fifos: number; sockets: number; hardLinkedNames: number };
+  counts: {
+    files: number;
+    directories: number;
+    symlinks: number;
+    devices: number;
+    fifos: number;
+    sockets: number;
+    hardLinkedNames: number;
+  };
 }
 
 const decoder = new TextDecoder('utf-8', { fatal: false });
@@ -56,51 +64,103 @@ function displayPath(parent: string, name: Uint8Array): string {
 
 function checkName(name: Uint8Array, parentPath: string): void {
   const where = displayPath(parentPath, name);
-  if (name.length === 0) throw new SquashfsError('INVALID_ARGUMENT', `empty file name in ${parentPath}`, { path: parentPath });
+  if (name.length === 0)
+    throw new SquashfsError('INVALID_ARGUMENT', `empty file name in ${parentPath}`, {
+      path: parentPath,
+    });
   if (name.length > MAX_NAME_LENGTH) {
-    throw new SquashfsError('LIMIT', `file name longer than ${MAX_NAME_LENGTH} bytes (${name.length}): ${where}`, { path: where });
+    throw new SquashfsError(
+      'LIMIT',
+      `file name longer than ${MAX_NAME_LENGTH} bytes (${name.length}): ${where}`,
+      { path: where },
+    );
   }
   if (name.includes(0x2f) || name.includes(0)) {
-    throw new SquashfsError('INVALID_ARGUMENT', `file name contains '/' or NUL: ${where}`, { path: where });
+    throw new SquashfsError('INVALID_ARGUMENT', `file name contains '/' or NUL: ${where}`, {
+      path: where,
+    });
   }
-  if ((name.length === 1 && name[0] === 0x2e) || (name.length === 2 && name[0] === 0x2e && name[1] === 0x2e)) {
-    throw new SquashfsError('INVALID_ARGUMENT', `'.' and '..' cannot be stored as names: ${where}`, { path: where });
+  if (
+    (name.length === 1 && name[0] === 0x2e) ||
+    (name.length === 2 && name[0] === 0x2e && name[1] === 0x2e)
+  ) {
+    throw new SquashfsError(
+      'INVALID_ARGUMENT',
+      `'.' and '..' cannot be stored as names: ${where}`,
+      { path: where },
+    );
   }
 }
 
 function checkU32(value: number, what: string, path: string): void {
   if (!Number.isInteger(value) || value < 0 || value > MAX_U32) {
-    throw new SquashfsError('INVALID_ARGUMENT', `${what} ${value} of ${path} is not an integer from 0 to ${MAX_U32}`, { path });
+    throw new SquashfsError(
+      'INVALID_ARGUMENT',
+      `${what} ${value} of ${path} is not an integer from 0 to ${MAX_U32}`,
+      { path },
+    );
   }
 }
 
 function checkNode(node: TreeNode, path: string): void {
   if (!Number.isInteger(node.mode) || node.mode < 0 || node.mode > 0o7777) {
-    throw new SquashfsError('INVALID_ARGUMENT', `mode ${node.mode} of ${path} must hold permission bits only (0 to 07777)`, { path });
+    throw new SquashfsError(
+      'INVALID_ARGUMENT',
+      `mode ${node.mode} of ${path} must hold permission bits only (0 to 07777)`,
+      { path },
+    );
   }
   checkU32(node.uid, 'uid', path);
   checkU32(node.gid, 'gid', path);
   checkU32(node.mtime, 'mtime', path);
   if (node.kind === 'symlink') {
     if (node.target.length === 0 || node.target.length > MAX_SYMLINK_LENGTH) {
-      throw new SquashfsError('LIMIT', `symlink target of ${path} must be 1 to ${MAX_SYMLINK_LENGTH} bytes, is ${node.target.length}`, { path });
+      throw new SquashfsError(
+        'LIMIT',
+        `symlink target of ${path} must be 1 to ${MAX_SYMLINK_LENGTH} bytes, is ${node.target.length}`,
+        { path },
+      );
     }
   } else if (node.kind === 'blockdev' || node.kind === 'chardev') {
-    if (!Number.isInteger(node.major) || node.major < 0 || node.major > 0xfff || !Number.isInteger(node.minor) || node.minor < 0 || node.minor > 0xfffff) {
-      throw new SquashfsError('LIMIT', `device number ${node.major}:${node.minor} of ${path} does not fit squashfs (major <= 4095, minor <= 1048575)`, { path });
+    if (
+      !Number.isInteger(node.major) ||
+      node.major < 0 ||
+      node.major > 0xfff ||
+      !Number.isInteger(node.minor) ||
+      node.minor < 0 ||
+      node.minor > 0xfffff
+    ) {
+      throw new SquashfsError(
+        'LIMIT',
+        `device number ${node.major}:${node.minor} of ${path} does not fit squashfs (major <= 4095, minor <= 1048575)`,
+        { path },
+      );
     }
   } else if (node.kind === 'file') {
     if (!Number.isSafeInteger(node.source.size) || node.source.size < 0) {
-      throw new SquashfsError('INVALID_ARGUMENT', `size ${node.source.size} of ${path} is not a valid file size`, { path });
+      throw new SquashfsError(
+        'INVALID_ARGUMENT',
+        `size ${node.source.size} of ${path} is not a valid file size`,
+        { path },
+      );
     }
   }
 }
 
 export function planTree(root: DirNode, options: WriteOptions): Plan {
-  if (root.kind !== 'dir') throw new SquashfsError('INVALID_ARGUMENT', 'the root of the tree must be a directory');
+  if (root.kind !== 'dir')
+    throw new SquashfsError('INVALID_ARGUMENT', 'the root of the tree must be a directory');
   const planned = new Map<TreeNode, PlannedInode>();
   const files: PlannedInode[] = [];
-  const counts = { files: 0, directories: 0, symlinks: 0, devices: 0, fifos: 0, sockets: 0, hardLinkedNames: 0 };
+  const counts = {
+    files: 0,
+    directories: 0,
+    symlinks: 0,
+    devices: 0,
+    fifos: 0,
+    sockets: 0,
+    hardLinkedNames: 0,
+  };
   let nextNumber = 1;
 
   const effective = (node: TreeNode, isRoot: boolean) => {
@@ -120,22 +180,49 @@ export function planTree(root: DirNode, options: WriteOptions): Plan {
 
   const make = (node: TreeNode, path: string, isRoot: boolean): PlannedInode => {
     checkNode(node, path);
-    const p: PlannedInode = { node, number: 0, nlink: 1, path, children: [], parentNumber: 0, ...effective(node, isRoot) };
+    const p: PlannedInode = {
+      node,
+      number: 0,
+      nlink: 1,
+      path,
+      children: [],
+      parentNumber: 0,
+      ...effective(node, isRoot),
+    };
     planned.set(node, p);
     switch (node.kind) {
-      case 'dir': counts.directories++; break;
-      case 'file': counts.files++; files.push(p); break;
-      case 'symlink': counts.symlinks++; break;
-      case 'blockdev': case 'chardev': counts.devices++; break;
-      case 'fifo': counts.fifos++; break;
-      case 'socket': counts.sockets++; break;
+      case 'dir':
+        counts.directories++;
+        break;
+      case 'file':
+        counts.files++;
+        files.push(p);
+        break;
+      case 'symlink':
+        counts.symlinks++;
+        break;
+      case 'blockdev':
+      case 'chardev':
+        counts.devices++;
+        break;
+      case 'fifo':
+        counts.fifos++;
+        break;
+      case 'socket':
+        counts.sockets++;
+        break;
     }
     return p;
   };
 
   // Depth-first walk with an explicit stack, so a 10 000-deep tree cannot overflow the JS stack.
   const rootPlan = make(root, '/', true);
-  type Frame = { dir: PlannedInode; index: number; sorted: DirNode['entries']; entries: PlannedEntry[] };
+  type Frame = {
+    dir: PlannedInode;
+    index: number;
+    sorted: DirNode['entries'];
+    entries: PlannedEntry[];
+  };
   const stack: Frame[] = [];
   const enter = (dir: PlannedInode): void => {
     const node = dir.node as DirNode;
@@ -146,7 +233,9 @@ export function planTree(root: DirNode, options: WriteOptions): Plan {
       checkName(e.name, dir.path);
       if (i > 0 && compareNames(sorted[i - 1]!.name, e.name) === 0) {
         const where = displayPath(dir.path, e.name);
-        throw new SquashfsError('INVALID_ARGUMENT', `duplicate name in directory: ${where}`, { path: where });
+        throw new SquashfsError('INVALID_ARGUMENT', `duplicate name in directory: ${where}`, {
+          path: where,
+        });
       }
       entries.push({ name: e.name, inode: undefined as unknown as PlannedInode });
     }
@@ -167,7 +256,11 @@ export function planTree(root: DirNode, options: WriteOptions): Plan {
     let child = planned.get(node);
     if (child) {
       if (node.kind === 'dir') {
-        throw new SquashfsError('INVALID_ARGUMENT', `directory appears twice in the tree (a directory cannot be hard-linked): ${path}`, { path });
+        throw new SquashfsError(
+          'INVALID_ARGUMENT',
+          `directory appears twice in the tree (a directory cannot be hard-linked): ${path}`,
+          { path },
+        );
       }
       child.nlink++;
       counts.hardLinkedNames++;
@@ -187,7 +280,8 @@ export function planTree(root: DirNode, options: WriteOptions): Plan {
   const inodeCount = nextNumber;
   rootPlan.parentNumber = inodeCount + 1;
   // Directories reference their parent's number; the root's number was only known at the end.
-  for (const e of rootPlan.children) if (e.inode.node.kind === 'dir') e.inode.parentNumber = rootPlan.number;
+  for (const e of rootPlan.children)
+    if (e.inode.node.kind === 'dir') e.inode.parentNumber = rootPlan.number;
   // Every directory starts with nlink 1 from `make` and gains one per sub-directory: add the
   // missing one for "." so that nlink = 2 + sub-directories.
   for (const p of planned.values()) if (p.node.kind === 'dir') p.nlink += 1;

@@ -39,7 +39,9 @@ export class XattrWriter {
       .filter((e) => e.split !== null)
       .sort((a, b) => Buffer.compare(Buffer.from(a.x.name), Buffer.from(b.x.name)));
     if (list.length === 0) return NO_INDEX;
-    const key = list.map((e) => `${e.x.name}\0${Buffer.from(e.x.value).toString('latin1')}`).join('\0\0');
+    const key = list
+      .map((e) => `${e.x.name}\0${Buffer.from(e.x.value).toString('latin1')}`)
+      .join('\0\0');
     const known = this.sets.get(key);
     if (known !== undefined) return known;
 
@@ -59,7 +61,10 @@ export class XattrWriter {
       const name = Buffer.from(suffix, 'utf8');
       const ool = outOfLine[i] ?? null;
       rec.reset();
-      rec.u16(prefixId | (ool !== null ? XATTR_VALUE_OUT_OF_LINE : 0)).u16(name.length).bytes(name);
+      rec
+        .u16(prefixId | (ool !== null ? XATTR_VALUE_OUT_OF_LINE : 0))
+        .u16(name.length)
+        .bytes(name);
       this.kv.append(rec.peek());
       if (ool !== null) {
         rec.reset();
