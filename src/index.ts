@@ -23,7 +23,7 @@ export type {
   Xattr,
   NodeMeta,
 } from './squashfs/tree.js';
-export { FileSink, MemorySink } from './squashfs/io/sink.js';
+export { FileSink, MemorySink, StreamSink } from './squashfs/io/sink.js';
 export type { Sink } from './squashfs/io/sink.js';
 export { SquashfsError } from './squashfs/errors.js';
 export type { SquashfsErrorCode } from './squashfs/errors.js';

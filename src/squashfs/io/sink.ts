@@ -6,9 +6,12 @@
  * FileSink writes to a temporary name beside the target and renames it into place on commit, so a
  * failed or interrupted write never leaves a partial image at the output path.
  */
-import { promises as fs } from 'node:fs';
+import { createReadStream, promises as fs } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
+import type { Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { ioError } from '../errors.js';
 
 export interface Sink {
@@ -42,8 +45,9 @@ export class FileSink implements Sink {
     private readonly finalPath: string,
   ) {}
 
-  static async create(finalPath: string): Promise<FileSink> {
-    const dir = path.dirname(path.resolve(finalPath));
+  /** `tempDir` puts the temporary file elsewhere than beside the target (used by StreamSink). */
+  static async create(finalPath: string, tempDir?: string): Promise<FileSink> {
+    const dir = tempDir ?? path.dirname(path.resolve(finalPath));
     const tempPath = path.join(
       dir,
       `.${path.basename(finalPath)}.tsquashfs-${randomBytes(6).toString('hex')}.tmp`,
@@ -114,16 +118,27 @@ export class FileSink implements Sink {
   }
 
   async commit(): Promise<void> {
-    await this.flush();
+    await this.close();
     try {
-      await this.handle.sync();
-      await this.handle.close();
-      this.closed = true;
       await fs.rename(this.tempPath, this.finalPath);
     } catch (err) {
       await this.abort();
       throw ioError(err, this.finalPath, 'write image');
     }
+  }
+
+  /** Flushes and closes the temp file without moving it into place (for StreamSink). */
+  async close(): Promise<string> {
+    await this.flush();
+    try {
+      await this.handle.sync();
+      await this.handle.close();
+      this.closed = true;
+    } catch (err) {
+      await this.abort();
+      throw ioError(err, this.finalPath, 'write image');
+    }
+    return this.tempPath;
   }
 
   async abort(): Promise<void> {
@@ -132,6 +147,51 @@ export class FileSink implements Sink {
       await this.handle.close().catch(() => undefined);
     }
     await fs.rm(this.tempPath, { force: true }).catch(() => undefined);
+  }
+}
+
+/**
+ * Writes the image to a Node stream (a pipe, a socket, an HTTP response). The superblock is only
+ * known at the end, so the image is spooled to a temporary file first and copied into the stream
+ * on commit; the stream sees nothing if the write fails.
+ */
+export class StreamSink implements Sink {
+  private constructor(
+    private readonly spool: FileSink,
+    private readonly stream: Writable,
+  ) {}
+
+  static async create(stream: Writable, tempDir: string = tmpdir()): Promise<StreamSink> {
+    return new StreamSink(await FileSink.create('image-stream', tempDir), stream);
+  }
+
+  get position(): number {
+    return this.spool.position;
+  }
+  append(bytes: Uint8Array): Promise<void> {
+    return this.spool.append(bytes);
+  }
+  readAt(position: number, length: number): Promise<Uint8Array> {
+    return this.spool.readAt(position, length);
+  }
+  rewind(position: number): Promise<void> {
+    return this.spool.rewind(position);
+  }
+  patch(position: number, bytes: Uint8Array): Promise<void> {
+    return this.spool.patch(position, bytes);
+  }
+  async commit(): Promise<void> {
+    const temp = await this.spool.close();
+    try {
+      await pipeline(createReadStream(temp), this.stream);
+    } catch (err) {
+      throw ioError(err, 'the output stream', 'write image to');
+    } finally {
+      await fs.rm(temp, { force: true });
+    }
+  }
+  abort(): Promise<void> {
+    return this.spool.abort();
   }
 }
 

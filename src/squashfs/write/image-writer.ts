@@ -23,7 +23,8 @@ import {
   XATTR_ID_HEADER_SIZE,
 } from '../format/tables.js';
 import { ByteBuilder } from '../io/bytes.js';
-import { FileSink, type Sink } from '../io/sink.js';
+import { FileSink, StreamSink, type Sink } from '../io/sink.js';
+import type { Writable } from 'node:stream';
 import type { DirNode } from '../tree.js';
 import { DataWriter, type FileData } from './data-writer.js';
 import { listingByteCount, writeListing, type ListingEntry } from './directory-writer.js';
@@ -63,19 +64,25 @@ export function checkBlockSize(blockSize: number): number {
 }
 
 /**
- * Writes `root` as a squashfs image to `output` (a path, written atomically, or a Sink).
+ * Writes `root` as a squashfs image to `output`: a path (written atomically), a Node Writable
+ * stream (spooled to a temporary file, then copied into it), or any Sink.
  * The same tree and options always give the same bytes.
  */
 export async function writeImage(
   root: DirNode,
-  output: string | Sink,
+  output: string | Writable | Sink,
   options: WriteOptions = {},
 ): Promise<WriteReport> {
   const blockSize = checkBlockSize(options.blockSize ?? DEFAULT_BLOCK_SIZE);
   const compression = options.compression ?? { name: 'gzip' };
   const compressor = createCompressor(compression, blockSize);
   const plan = planTree(root, options);
-  const sink = typeof output === 'string' ? await FileSink.create(output) : output;
+  const sink =
+    typeof output === 'string'
+      ? await FileSink.create(output)
+      : isSink(output)
+        ? output
+        : await StreamSink.create(output);
   try {
     const report = await writeAll(sink, plan, compressor, blockSize, options);
     await sink.commit();
@@ -84,6 +91,10 @@ export async function writeImage(
     await sink.abort();
     throw err;
   }
+}
+
+function isSink(o: Writable | Sink): o is Sink {
+  return typeof (o as Sink).readAt === 'function' && typeof (o as Sink).rewind === 'function';
 }
 
 async function writeAll(
