@@ -54,13 +54,8 @@ export interface WriteProgress {
   bytesTotal: number;
 }
 
-/** What the writer reports when it is done (the mksquashfs-like summary is printed from it). */
-export interface WriteReport {
-  imageSize: number; // bytes_used
-  paddedSize: number; // file size after 4 KiB padding
-  blockSize: number;
-  compression: string;
-  inodeCount: number;
+/** How many inodes of each kind a tree has, and how many extra names hard links add. */
+export interface TreeCounts {
   files: number;
   directories: number;
   symlinks: number;
@@ -68,6 +63,15 @@ export interface WriteReport {
   fifos: number;
   sockets: number;
   hardLinkedNames: number;
+}
+
+/** What the writer reports when it is done (the mksquashfs-like summary is printed from it). */
+export interface WriteReport extends TreeCounts {
+  imageSize: number; // bytes_used
+  paddedSize: number; // file size after 4 KiB padding
+  blockSize: number;
+  compression: string;
+  inodeCount: number;
   fragments: number;
   duplicateFiles: number;
   sparseBlocks: number;

@@ -10,7 +10,7 @@
 import { SquashfsError } from '../errors.js';
 import { MAX_NAME_LENGTH, MAX_SYMLINK_LENGTH } from '../format/constants.js';
 import type { DirNode, TreeNode } from '../tree.js';
-import type { WriteOptions } from './options.js';
+import type { TreeCounts, WriteOptions } from './options.js';
 
 export interface PlannedEntry {
   name: Uint8Array;
@@ -40,15 +40,7 @@ export interface Plan {
   /** Regular-file inodes in the order their data is written (each once). */
   files: PlannedInode[];
   /** Counts for the summary. */
-  counts: {
-    files: number;
-    directories: number;
-    symlinks: number;
-    devices: number;
-    fifos: number;
-    sockets: number;
-    hardLinkedNames: number;
-  };
+  counts: TreeCounts;
 }
 
 const decoder = new TextDecoder('utf-8', { fatal: false });
