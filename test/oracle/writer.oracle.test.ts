@@ -39,8 +39,8 @@ interface Setting {
 
 const COMPRESSIONS: { label: string; args: string[]; identical: boolean }[] = [
   { label: 'gzip', args: [], identical: true },
-  { label: 'xz', args: ['-comp', 'xz'], identical: false },
-  { label: 'xz+bcj', args: ['-comp', 'xz', '-Xbcj', 'x86'], identical: false },
+  { label: 'xz', args: ['-comp', 'xz'], identical: true },
+  { label: 'xz+bcj', args: ['-comp', 'xz', '-Xbcj', 'x86'], identical: true },
   { label: 'uncompressed', args: ['-noI', '-noD', '-noF', '-noX'], identical: true },
 ];
 const BLOCK_SIZES = ['4K', '128K', '1M'];
@@ -50,7 +50,9 @@ function settingsFor(tree: TreeName): Setting[] {
     BLOCK_SIZES.map((b) => ({
       label: `${c.label} ${b}`,
       args: [...c.args, '-b', b],
-      identical: c.identical,
+      // With BCJ at 4K mksquashfs declares a 4 KiB dictionary that cannot decode its own
+      // metadata (its image does not mount); ours declares 8 KiB, so the options block differs.
+      identical: c.identical && !(c.label === 'xz+bcj' && b === '4K'),
     })),
   );
   // Reading a 4 GiB sparse file costs mksquashfs ~7 s per image: two settings cover it.

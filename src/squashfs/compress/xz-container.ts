@@ -163,7 +163,11 @@ export function streamFooter(indexSize: number): Uint8Array {
 }
 
 /** Block Header size for the given field values: fields, then CRC32, rounded up to four bytes. */
-export function blockHeaderSize(filters: XzFilterFlags[], compressedSize: number, uncompressedSize: number): number {
+export function blockHeaderSize(
+  filters: XzFilterFlags[],
+  compressedSize: number,
+  uncompressedSize: number,
+): number {
   let size = 1 + 1 + vliSize(compressedSize) + vliSize(uncompressedSize) + CHECK_SIZE;
   for (const f of filters) size += vliSize(f.id) + vliSize(f.props.length) + f.props.length;
   return (size + 3) & ~3;
@@ -176,7 +180,8 @@ export function blockHeader(
   compressedSize: number,
   uncompressedSize: number,
 ): Uint8Array {
-  if (filters.length < 1 || filters.length > 4) throw new RangeError(`xz: ${filters.length} filters in a Block`);
+  if (filters.length < 1 || filters.length > 4)
+    throw new RangeError(`xz: ${filters.length} filters in a Block`);
   const out: number[] = [headerSize / 4 - 1, 0x40 | 0x80 | (filters.length - 1)];
   pushVli(out, compressedSize);
   pushVli(out, uncompressedSize);
@@ -185,7 +190,8 @@ export function blockHeader(
     pushVli(out, f.props.length);
     out.push(...f.props);
   }
-  if (out.length > headerSize - CHECK_SIZE) throw new RangeError('xz: Block Header fields exceed its size');
+  if (out.length > headerSize - CHECK_SIZE)
+    throw new RangeError('xz: Block Header fields exceed its size');
   while (out.length < headerSize - CHECK_SIZE) out.push(0);
   pushU32(out, crc32(Uint8Array.from(out)));
   return Uint8Array.from(out);
@@ -232,9 +238,19 @@ export function encodeXzStream(
     const check = new Uint8Array(CHECK_SIZE);
     new DataView(check.buffer).setUint32(0, crc32(input), true);
     parts.push(check);
-    records.push({ unpaddedSize: headerSize + payload.length + CHECK_SIZE, uncompressedSize: input.length });
+    records.push({
+      unpaddedSize: headerSize + payload.length + CHECK_SIZE,
+      uncompressedSize: input.length,
+    });
   }
   const index = xzIndex(records);
   parts.push(index, streamFooter(index.length));
-  return Buffer.concat(parts);
+  // A fresh, unpooled buffer of exactly the stream's size.
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let o = 0;
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.length;
+  }
+  return out;
 }

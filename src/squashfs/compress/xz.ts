@@ -25,7 +25,12 @@ import type { LzmaFilter } from 'lzma-native';
 import { Compression, METADATA_SIZE } from '../format/constants.js';
 import { SquashfsError } from '../errors.js';
 import type { BcjFilter, BlockKind, Compressor, XzOptions } from './compressor.js';
-import { bcjFilterFlags, encodeXzStream, lzma2FilterFlags, type XzFilterFlags } from './xz-container.js';
+import {
+  bcjFilterFlags,
+  encodeXzStream,
+  lzma2FilterFlags,
+  type XzFilterFlags,
+} from './xz-container.js';
 
 const require = createRequire(import.meta.url);
 const lzma = require('lzma-native') as typeof import('lzma-native').default;
@@ -51,7 +56,10 @@ export function isValidXzDictSize(n: number): boolean {
   return m === 1 || m === 3;
 }
 
-function runStream(configure: (s: InstanceType<typeof lzma.Stream>) => void, input: Uint8Array): Uint8Array {
+function runStream(
+  configure: (s: InstanceType<typeof lzma.Stream>) => void,
+  input: Uint8Array,
+): Uint8Array {
   const stream = new lzma.Stream();
   const chunks: Uint8Array[] = [];
   let failure: Error | null = null;
@@ -69,7 +77,16 @@ function runStream(configure: (s: InstanceType<typeof lzma.Stream>) => void, inp
 function lzma2(dictSize: number): LzmaFilter {
   return {
     id: lzma.FILTER_LZMA2,
-    options: { dictSize, lc: 3, lp: 0, pb: 2, mode: lzma.MODE_NORMAL, niceLen: 64, mf: lzma.MF_BT4, depth: 0 },
+    options: {
+      dictSize,
+      lc: 3,
+      lp: 0,
+      pb: 2,
+      mode: lzma.MODE_NORMAL,
+      niceLen: 64,
+      mf: lzma.MF_BT4,
+      depth: 0,
+    },
   };
 }
 
@@ -88,9 +105,23 @@ function chain(dictSize: number, bcj?: BcjFilter): Chain {
   };
 }
 
-/** What lzma_stream_buffer_encode(filters, LZMA_CHECK_CRC32, ...) writes for `block`. */
 function encodeStream(c: Chain, block: Uint8Array): Uint8Array {
-  return encodeXzStream(block, c.flags, (input) => runStream((s) => s.rawEncoder_(c.filters), input));
+  return encodeXzStream(block, c.flags, (input) =>
+    runStream((s) => s.rawEncoder_(c.filters), input),
+  );
+}
+
+/**
+ * The bytes mksquashfs's liblzma call `lzma_stream_buffer_encode(chain, LZMA_CHECK_CRC32, ...)`
+ * writes for `block` (given room), with the chain mksquashfs builds: LZMA2 at preset 6 with
+ * `dictSize`, after the `bcj` filter if one is given. Unlike compress(), never returns null.
+ */
+export function xzStreamBufferEncode(
+  block: Uint8Array,
+  dictSize: number,
+  bcj?: BcjFilter,
+): Uint8Array {
+  return encodeStream(chain(dictSize, bcj), block);
 }
 
 export class XzCompressor implements Compressor {
@@ -105,12 +136,15 @@ export class XzCompressor implements Compressor {
     private readonly blockSize: number,
     options: Omit<XzOptions, 'name'> = {},
   ) {
-    // Without -Xdict-size mksquashfs uses the block size even below 8 KiB (-b 4K): the 8 KiB
-    // minimum applies to an explicit dictionary only (xz_options_post in xz_wrapper.c).
+    // The default dictionary is the block size, which mksquashfs uses even below 8 KiB (-b 4K):
+    // the 8 KiB minimum applies to a -Xdict-size other than the block size (xz_options_post).
     this.dictSize = options.dictSize ?? blockSize;
     const wanted = new Set(options.bcj ?? []);
     this.bcj = (Object.keys(BCJ_FILTERS) as BcjFilter[]).filter((f) => wanted.has(f));
-    if (options.dictSize !== undefined && (!isValidXzDictSize(this.dictSize) || this.dictSize > blockSize)) {
+    if (
+      this.dictSize !== blockSize &&
+      (!isValidXzDictSize(this.dictSize) || this.dictSize > blockSize)
+    ) {
       throw new SquashfsError(
         'INVALID_ARGUMENT',
         `xz dictionary size ${this.dictSize} must be 2^n or 3*2^n, at least 8192 and at most the block size ${blockSize}`,
@@ -135,10 +169,17 @@ export class XzCompressor implements Compressor {
     try {
       out = runStream((s) => s.streamDecoder_(Math.max(64 << 20, this.blockSize * 4), 0), block);
     } catch (err) {
-      throw new SquashfsError('CORRUPT', `xz block does not decompress: ${(err as Error).message}`, { cause: err });
+      throw new SquashfsError(
+        'CORRUPT',
+        `xz block does not decompress: ${(err as Error).message}`,
+        { cause: err },
+      );
     }
     if (out.length > maxOut) {
-      throw new SquashfsError('CORRUPT', `xz block decompresses to ${out.length} bytes, more than ${maxOut}`);
+      throw new SquashfsError(
+        'CORRUPT',
+        `xz block decompresses to ${out.length} bytes, more than ${maxOut}`,
+      );
     }
     return out;
   }
@@ -147,8 +188,15 @@ export class XzCompressor implements Compressor {
     if (this.dictSize === this.blockSize && this.bcj.length === 0) return null;
     const out = new Uint8Array(8);
     const v = new DataView(out.buffer);
-    v.setUint32(0, this.dictSize, true);
-    v.setUint32(4, this.bcj.reduce((m, f) => m | BCJ_FILTERS[f].bit, 0), true);
+    // The kernel preallocates the dictionary this block declares, and metadata blocks need
+    // 8 KiB. With -b 4K and BCJ, mksquashfs 4.5.1 declares 4 KiB and its image fails to mount
+    // ("xz decompression failed"); declaring at least 8 KiB makes the same blocks readable.
+    v.setUint32(0, Math.max(this.dictSize, METADATA_SIZE), true);
+    v.setUint32(
+      4,
+      this.bcj.reduce((m, f) => m | BCJ_FILTERS[f].bit, 0),
+      true,
+    );
     return out;
   }
 }
