@@ -194,3 +194,35 @@ requireOracle('unsquashfs', 'mount')('limits that only an in-memory tree can rea
     expect((await run('unsquashfs', ['-s', image])).code).toBe(0);
   });
 });
+
+requireOracle('unsquashfs', 'mount')('a directory with 100 000 entries', () => {
+  let dir: TempDir;
+  let image: string;
+  const name = (i: number) => `entry-${String(i).padStart(6, '0')}-${'x'.repeat(i % 40)}`;
+  beforeAll(async () => {
+    dir = await makeTempDir('writer-100k');
+    image = join(dir.path, 'big.sqfs');
+    const entries = Array.from({ length: 100_000 }, (_, i) => ({
+      name: Buffer.from(name(i)),
+      node: i % 1000 === 0 ? tree.file(`file ${i}\n`) : tree.ipc('fifo'),
+    }));
+    await writeImage(tree.dir({ big: tree.dir(entries) }), image);
+  });
+  afterAll(async () => dir?.cleanup());
+
+  it('unsquashfs lists all 100 000', async () => {
+    const listing = await unsquashfsList(image);
+    expect(listing.filter((e) => e.path.startsWith('big/')).length).toBe(100_000);
+  });
+
+  it('the kernel lists them all and looks up names all through the directory index', async () => {
+    await withKernelMount(image, async (mnt) => {
+      expect((await readdir(join(mnt, 'big'))).length).toBe(100_000);
+      for (const i of [0, 1, 999, 1000, 31_337, 50_000, 77_777, 99_000, 99_999]) {
+        const path = join(mnt, 'big', name(i));
+        if (i % 1000 === 0) expect(await readFile(path, 'utf8')).toBe(`file ${i}\n`);
+        else expect((await run('stat', ['-c', '%F', path])).stdout.toString().trim()).toBe('fifo');
+      }
+    });
+  });
+});
