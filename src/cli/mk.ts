@@ -120,11 +120,24 @@ async function writeWithProgress(
   const bar = wantsProgressBar(cmd, ctx) ? new ProgressBar(ctx.stderr) : undefined;
   const onProgress = bar === undefined ? undefined : (p: WriteProgress) => bar.update(p);
   let succeeded = false;
+  // Ctrl-C or a kill: abort the write so that its temporary file is removed, then report it
+  // like any other error (one line, exit 1).
+  const controller = new AbortController();
+  const stop = (signal: NodeJS.Signals) =>
+    controller.abort(new SquashfsError('IO', `interrupted by ${signal}; no image was written`));
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
   try {
-    const report = await writeImage(root, cmd.image, { ...cmd.write, onProgress });
+    const report = await writeImage(root, cmd.image, {
+      ...cmd.write,
+      onProgress,
+      signal: controller.signal,
+    });
     succeeded = true;
     return report;
   } finally {
+    process.off('SIGINT', stop);
+    process.off('SIGTERM', stop);
     // Ends the bar's line either way, so an error message starts on a line of its own.
     bar?.finish(succeeded);
   }

@@ -45,6 +45,7 @@ export interface DataWriterOptions {
   fragments: 'never' | 'small' | 'always';
   duplicates: boolean;
   sparse: boolean;
+  signal?: AbortSignal;
 }
 
 /** An open fragment block: its index is reserved when it is opened. */
@@ -185,6 +186,7 @@ export class DataWriter {
 
   /** Writes one full block or a short last block; returns its size word. */
   private async writeBlock(bytes: Uint8Array): Promise<number> {
+    this.opts.signal?.throwIfAborted();
     if (this.opts.sparse && isAllZero(bytes)) {
       this.stats.sparseBlocks++;
       return 0;

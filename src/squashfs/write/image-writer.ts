@@ -134,6 +134,7 @@ async function writeAll(
     fragments,
     duplicates,
     sparse: options.sparse ?? true,
+    signal: options.signal,
   });
   const fileData = new Map<PlannedInode, FileData>();
   const progress = { filesDone: 0, filesTotal: plan.files.length, bytesRead: 0, bytesTotal: 0 };
@@ -141,11 +142,19 @@ async function writeAll(
     progress.bytesTotal += (f.node as { source: { size: number } }).source.size;
   for (const f of plan.files) {
     if (f.node.kind !== 'file') continue;
-    fileData.set(f, await data.writeFile(f.node.source, (n) => (progress.bytesRead += n)));
+    fileData.set(
+      f,
+      await data.writeFile(f.node.source, (n) => {
+        progress.bytesRead += n;
+        options.onProgress?.(progress);
+      }),
+    );
     progress.filesDone++;
     options.onProgress?.(progress);
   }
   await data.finish();
+
+  options.signal?.throwIfAborted();
 
   // 3. Inodes and directories, post-order.
   const inodes = new MetadataWriter(orNull(noI));
@@ -265,6 +274,8 @@ async function writeAll(
     if (child.node.kind === 'dir') stack.push({ dir: child, next: 0 });
     else if (!refs.has(child)) emitLeaf(child);
   }
+
+  options.signal?.throwIfAborted();
 
   // 4. Tables, in the order the kernel's placement checks expect (format page §10.2).
   const inodeTableStart = sink.position;

@@ -43,8 +43,13 @@ export interface WriteOptions {
   rootUid?: number;
   rootGid?: number;
   rootTime?: number;
-  /** Called as data is written, for progress displays. */
+  /** Called as data is read (at least once per file and per 1 MiB chunk), for progress displays. */
   onProgress?: (progress: WriteProgress) => void;
+  /**
+   * Aborts the write (e.g. on Ctrl-C): the temporary file is removed and writeImage rejects
+   * with the signal's reason. Checked before every block and between the tables.
+   */
+  signal?: AbortSignal;
 }
 
 export interface WriteProgress {
