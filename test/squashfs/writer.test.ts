@@ -60,6 +60,23 @@ describe('determinism', () => {
   });
 });
 
+describe('the report', () => {
+  it('counts duplicates, and data bytes on disk equal the data area (regression: fragments flushed by a tail were counted twice)', async () => {
+    const small = (i: number) => tree.file(`small file ${i}\n`.repeat(300));
+    const entries: Record<string, ReturnType<typeof tree.file>> = {};
+    for (let i = 0; i < 40; i++) entries[`s${i}`] = small(i); // ~5 KiB each: several 8 KiB fragment blocks
+    entries['dup-a'] = tree.file(new Uint8Array(200_000).fill(3));
+    entries['dup-b'] = tree.file(new Uint8Array(200_000).fill(3));
+    const sink = new MemorySink();
+    const report = await writeImage(tree.dir(entries), sink, { blockSize: 8192 });
+    const image = sink.result!;
+    const inodeTableStart = Number(new DataView(image.buffer).getBigUint64(0x40, true));
+    expect(report.duplicateFiles).toBe(1);
+    expect(report.fragments).toBeGreaterThan(1);
+    expect(report.dataBytesOnDisk).toBe(inodeTableStart - 96);
+  });
+});
+
 describe('refusals', () => {
   it('rejects a name longer than 256 bytes, naming it', async () => {
     const long = 'n'.repeat(257);

@@ -161,26 +161,25 @@ export class DataWriter {
       sparse: source.sparseOnDisk ? sparseBytes : 0,
     };
 
-    if (this.opts.duplicates && size > 0) {
-      const key = `${size}:${hash.digest().toString(16)}`;
-      const candidates = this.seen.get(key);
-      const tailBytes = useFragment ? tail : null;
-      for (const c of candidates ?? []) {
-        if (await this.sameContent(c, data, tailBytes)) {
+    const key = this.opts.duplicates && size > 0 ? `${size}:${hash.digest().toString(16)}` : null;
+    if (key !== null) {
+      for (const c of this.seen.get(key) ?? []) {
+        if (await this.sameContent(c, data, useFragment ? tail : null)) {
           await this.sink.rewind(start);
           this.stats.duplicateFiles++;
           return { ...c.data, sparse: data.sparse };
         }
       }
-      if (useFragment) await this.addToFragment(tail, data, size >= bs);
-      this.stats.dataBytesOnDisk += this.sink.position - start;
-      const list = candidates ?? [];
-      list.push({ data, tailLength: useFragment ? tail.length : 0 });
-      if (!candidates) this.seen.set(key, list);
-      return data;
     }
-    if (useFragment) await this.addToFragment(tail, data, size >= bs);
+    // Counted before the tail goes in: a fragment block flushed by it counts on its own.
     this.stats.dataBytesOnDisk += this.sink.position - start;
+    if (useFragment) await this.addToFragment(tail, data, size >= bs);
+    if (key !== null) {
+      const stored = { data, tailLength: useFragment ? tail.length : 0 };
+      const list = this.seen.get(key);
+      if (list) list.push(stored);
+      else this.seen.set(key, [stored]);
+    }
     return data;
   }
 
