@@ -29,3 +29,7 @@ export { SquashfsError } from './squashfs/errors.js';
 export type { SquashfsErrorCode } from './squashfs/errors.js';
 export { describeRegions } from './squashfs/read/regions.js';
 export type { Region } from './squashfs/read/regions.js';
+export { openImage, SquashfsImage } from './squashfs/read/image.js';
+export type { DirectoryEntry, WalkEntry, ReadInode } from './squashfs/read/image.js';
+export { extractImage } from './squashfs/read/extract.js';
+export type { ExtractOptions, ExtractReport } from './squashfs/read/extract.js';

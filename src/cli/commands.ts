@@ -17,6 +17,21 @@ export const COMMANDS: readonly CommandEntry[] = [
     summary: 'create a squashfs image from host files (mksquashfs command line)',
     load: async () => (await import('./mk.js')).command,
   },
+  {
+    name: 'ls',
+    summary: 'list the paths in an image (-l: like unsquashfs -lln)',
+    load: async () => (await import('./ls.js')).command,
+  },
+  {
+    name: 'cat',
+    summary: 'write a file from an image to stdout',
+    load: async () => (await import('./cat.js')).command,
+  },
+  {
+    name: 'extract',
+    summary: 'extract an image into a directory, safely',
+    load: async () => (await import('./extract.js')).command,
+  },
 ];
 
 export function findCommand(name: string): CommandEntry | undefined {
