@@ -477,3 +477,27 @@ describe.skipIf(liblzmaVersion === null)(
     });
   },
 );
+
+describe('xz decompression bound', () => {
+  it('stops a decompression bomb after a bounded amount of output', () => {
+    const xz = new XzCompressor(1 << 20);
+    // 128 MiB of zeros in one .xz stream: a few dozen KiB that claim to be a squashfs block.
+    const bomb = xzStreamBufferEncode(new Uint8Array(128 << 20), 1 << 20);
+    expect(bomb.length).toBeLessThan(64 << 10);
+    let message = '';
+    try {
+      xz.decompress(bomb, 1 << 20);
+    } catch (err) {
+      message = (err as Error).message;
+    }
+    const m = /xz block decompresses to more than 1048576 bytes \((\d+) before stopping\)/.exec(
+      message,
+    );
+    expect(m, message).not.toBeNull();
+    // Fed in 4 KiB slices, decoding stops within one slice's expansion, far below 128 MiB.
+    expect(Number(m![1])).toBeLessThan(48 << 20);
+    expect(xz.decompress(xz.compress(new Uint8Array(1 << 20), 'data')!, 1 << 20).length).toBe(
+      1 << 20,
+    );
+  });
+});

@@ -56,22 +56,49 @@ export function isValidXzDictSize(n: number): boolean {
   return m === 1 || m === 3;
 }
 
+/** Input slice fed to the decoder between output checks (see runStream's maxOut). */
+const DECODE_SLICE = 4096;
+
+/**
+ * Drives a native lzma-native stream synchronously. With `maxOut`, the input is fed in 4 KiB
+ * slices and decoding stops as soon as the output passes the bound: a synchronous `code()` call
+ * decodes everything it is given before returning, so a hostile block fed whole could expand
+ * to gigabytes first. (LZMA2 expands a 4 KiB slice by at most a few tens of MiB.)
+ */
 function runStream(
   configure: (s: InstanceType<typeof lzma.Stream>) => void,
   input: Uint8Array,
+  maxOut = Infinity,
 ): Uint8Array {
   const stream = new lzma.Stream();
   const chunks: Uint8Array[] = [];
+  let produced = 0;
   let failure: Error | null = null;
   stream.bufferHandler = (buf, _processed, err) => {
     if (err) failure = err;
-    if (buf) chunks.push(buf);
+    if (buf) {
+      chunks.push(buf);
+      produced += buf.length;
+    }
   };
   configure(stream);
-  stream.code(input, false);
-  stream.code(null, false);
+  const step = Number.isFinite(maxOut) ? DECODE_SLICE : Math.max(input.length, 1);
+  for (let at = 0; at < input.length && produced <= maxOut && !failure; at += step) {
+    stream.code(input.subarray(at, at + step), false);
+  }
+  if (produced <= maxOut && !failure) stream.code(null, false);
+  if (produced > maxOut) {
+    stream.resetUnderlying();
+    throw new XzOutputLimit(produced);
+  }
   if (failure) throw failure;
   return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
+}
+
+class XzOutputLimit extends Error {
+  constructor(readonly produced: number) {
+    super(`output passed the limit (${produced} bytes so far)`);
+  }
 }
 
 function lzma2(dictSize: number): LzmaFilter {
@@ -167,8 +194,18 @@ export class XzCompressor implements Compressor {
   decompress(block: Uint8Array, maxOut: number): Uint8Array {
     let out: Uint8Array;
     try {
-      out = runStream((s) => s.streamDecoder_(Math.max(64 << 20, this.blockSize * 4), 0), block);
+      out = runStream(
+        (s) => s.streamDecoder_(Math.max(64 << 20, this.blockSize * 4), 0),
+        block,
+        maxOut,
+      );
     } catch (err) {
+      if (err instanceof XzOutputLimit) {
+        throw new SquashfsError(
+          'CORRUPT',
+          `xz block decompresses to more than ${maxOut} bytes (${err.produced} before stopping)`,
+        );
+      }
       throw new SquashfsError(
         'CORRUPT',
         `xz block does not decompress: ${(err as Error).message}`,
