@@ -16,6 +16,8 @@ const ORACLE_PACKAGES = [
   { pkg: 'squashfs-tools', tools: ['mksquashfs', 'unsquashfs'] },
   { pkg: 'squashfs-tools-ng', tools: ['sqfsdiff', 'rdsquashfs'] },
   { pkg: 'attr', tools: ['getfattr', 'setfattr'] },
+  { pkg: 'nix-bin', tools: ['nix-store', 'nix-build'] },
+  { pkg: 'systemd-container', tools: ['systemd-dissect'] },
 ];
 
 const ci = isCI();
@@ -114,7 +116,7 @@ function main() {
         `Tests that need them will ${ci ? 'FAIL (CI=true)' : 'be SKIPPED with a printed reason'}.`,
     );
   } else {
-    say('oracles present: squashfs-tools, squashfs-tools-ng, attr.');
+    say(`oracles present: ${ORACLE_PACKAGES.map((p) => p.pkg).join(', ')}.`);
   }
   explainPrivileges();
 

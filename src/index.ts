@@ -33,3 +33,28 @@ export { openImage, SquashfsImage } from './squashfs/read/image.js';
 export type { DirectoryEntry, WalkEntry, ReadInode } from './squashfs/read/image.js';
 export { extractImage } from './squashfs/read/extract.js';
 export type { ExtractOptions, ExtractReport } from './squashfs/read/extract.js';
+export {
+  ClosureError,
+  computeClosure,
+  followLinksToStorePath,
+  parseStorePath,
+  parseExactStorePath,
+  normalizeStoreDir,
+  DEFAULT_STORE_DIR,
+  readClosureInfo,
+  readPathList,
+  nixStoreOrder,
+} from './closure/index.js';
+export type {
+  ClosureErrorCode,
+  Closure,
+  ClosureOptions,
+  StoreLocation,
+  StorePath,
+  ParsedStorePath,
+} from './closure/index.js';
+export { buildPortableService } from './layout/portable.js';
+export type { PortableServiceReport, PortableBuildHooks } from './layout/portable.js';
+export type { PortableServiceOptions, PortableSymlink } from './layout/portable-options.js';
+export { scanSources } from './layout/host-scan.js';
+export type { ScanOptions } from './layout/host-scan.js';

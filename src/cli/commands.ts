@@ -32,6 +32,16 @@ export const COMMANDS: readonly CommandEntry[] = [
     summary: 'extract an image into a directory, safely',
     load: async () => (await import('./extract.js')).command,
   },
+  {
+    name: 'portable',
+    summary: 'build a systemd portable-service image like nixpkgs portableService',
+    load: async () => (await import('./portable.js')).command,
+  },
+  {
+    name: 'closure',
+    summary: 'print the closure of store paths, like nix-store -qR',
+    load: async () => (await import('./closure.js')).command,
+  },
 ];
 
 export function findCommand(name: string): CommandEntry | undefined {
