@@ -1,31 +1,20 @@
 #!/usr/bin/env node
 /**
- * `npm start`: packs the bundled example tree (fixtures/example/rootfs) into .tmp/example.sqfs
- * with the settings nixpkgs' portableService uses (xz, 1 MiB blocks, all files root-owned, time 0),
- * then prints the summary and where the image is.
+ * `npm start`: builds the bundled demo as a systemd portable-service image, the way nixpkgs'
+ * pkgs.portableService would: fixtures/demo/demo.json names a unit in a small fixture store
+ * (fixtures/demo/store), whose closure (found by reference scanning) goes under /nix/store.
+ * Then lists what is in the image.
  */
 import { mkdirSync } from 'node:fs';
 import { main } from '../dist/cli/main.js';
 
 mkdirSync('.tmp', { recursive: true });
-const image = '.tmp/example.sqfs';
-const code = await main([
-  'mk',
-  'fixtures/example/rootfs',
-  image,
-  '-noappend',
-  '-comp',
-  'xz',
-  '-b',
-  '1M',
-  '-Xdict-size',
-  '100%',
-  '-all-root',
-  '-all-time',
-  '0',
-]);
-if (code === 0)
+let code = await main(['portable', '--config', 'fixtures/demo/demo.json']);
+if (code === 0) {
+  console.log('\nContents of .tmp/demo_1.0.raw:');
+  code = await main(['ls', '.tmp/demo_1.0.raw', '-l']);
   console.log(
-    `\nImage written to ${image} (try: unsquashfs -lls ${image}, or mount -o loop,ro ${image} /mnt)`,
+    '\nTry: systemd-dissect .tmp/demo_1.0.raw, or portablectl attach --now .tmp/demo_1.0.raw',
   );
+}
 process.exitCode = code;
