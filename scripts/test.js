@@ -18,6 +18,7 @@ const ORACLE_PACKAGES = [
   { pkg: 'attr', tools: ['getfattr', 'setfattr'] },
   { pkg: 'nix-bin', tools: ['nix-store', 'nix-build'] },
   { pkg: 'systemd-container', tools: ['systemd-dissect'] },
+  { pkg: 'busybox-static', tools: ['busybox'] },
 ];
 
 const ci = isCI();
