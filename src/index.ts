@@ -58,3 +58,5 @@ export type { PortableServiceReport, PortableBuildHooks } from './layout/portabl
 export type { PortableServiceOptions, PortableSymlink } from './layout/portable-options.js';
 export { scanSources } from './layout/host-scan.js';
 export type { ScanOptions } from './layout/host-scan.js';
+export { mapImage } from './squashfs/read/byte-map.js';
+export { verifyImage } from './squashfs/read/verify.js';

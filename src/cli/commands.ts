@@ -33,6 +33,11 @@ export const COMMANDS: readonly CommandEntry[] = [
     load: async () => (await import('./extract.js')).command,
   },
   {
+    name: 'inspect',
+    summary: 'show the superblock and a map of every byte of an image (--json)',
+    load: async () => (await import('./inspect.js')).command,
+  },
+  {
     name: 'portable',
     summary: 'build a systemd portable-service image like nixpkgs portableService',
     load: async () => (await import('./portable.js')).command,
@@ -41,6 +46,11 @@ export const COMMANDS: readonly CommandEntry[] = [
     name: 'closure',
     summary: 'print the closure of store paths, like nix-store -qR',
     load: async () => (await import('./closure.js')).command,
+  },
+  {
+    name: 'verify',
+    summary: 'check every byte of an image against the format rules (--json)',
+    load: async () => (await import('./verify.js')).command,
   },
 ];
 
