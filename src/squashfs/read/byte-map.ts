@@ -35,7 +35,7 @@ import {
 } from '../format/constants.js';
 import type { FileInode } from '../format/inode.js';
 import { decodeMetadataHeader, METADATA_HEADER_SIZE } from '../format/metadata.js';
-import { decodeSuperblock, SUPERBLOCK_SIZE, type Superblock } from '../format/superblock.js';
+import { SUPERBLOCK_SIZE, type Superblock } from '../format/superblock.js';
 import {
   decodeFragmentEntry,
   decodeXattrIdHeader,
@@ -52,6 +52,7 @@ import { describeCompressorOptions, type CompressorOptionsInfo } from './compres
 import { openImage, showName, type ReadInode, type SquashfsImage } from './image.js';
 import { openSource, type ImageSource } from './source.js';
 import { superblockFields, type SuperblockField } from './superblock-fields.js';
+import { readSuperblock } from './superblock.js';
 
 export const INSPECT_SCHEMA = 'tsquashfs-inspect/1';
 
@@ -455,14 +456,7 @@ export async function mapImage(input: string | Uint8Array): Promise<ImageMap> {
 }
 
 async function mapSource(source: ImageSource, input: string | Uint8Array): Promise<ImageMap> {
-  if (source.size < SUPERBLOCK_SIZE) {
-    throw new SquashfsError(
-      'OUT_OF_BOUNDS',
-      `${source.name} is ${source.size} bytes, smaller than a squashfs superblock (96 bytes)`,
-      { offset: 0 },
-    );
-  }
-  const sb = decodeSuperblock(await source.read(0, SUPERBLOCK_SIZE, 'superblock'));
+  const sb = await readSuperblock(source);
   if (sb.magic !== SQUASHFS_MAGIC) {
     throw new SquashfsError(
       'CORRUPT',

@@ -34,7 +34,8 @@ function corrupt(message: string, offset: number): SquashfsError {
   return new SquashfsError('CORRUPT', `superblock: ${message}`, { offset });
 }
 
-export async function loadSuperblock(source: ImageSource): Promise<LoadedSuperblock> {
+/** Reads and decodes the 96 superblock bytes, judging nothing but that they exist. */
+export async function readSuperblock(source: ImageSource): Promise<Superblock> {
   if (source.size < SUPERBLOCK_SIZE) {
     throw new SquashfsError(
       'OUT_OF_BOUNDS',
@@ -42,7 +43,11 @@ export async function loadSuperblock(source: ImageSource): Promise<LoadedSuperbl
       { offset: 0 },
     );
   }
-  const sb = decodeSuperblock(await source.read(0, SUPERBLOCK_SIZE, 'superblock'));
+  return decodeSuperblock(await source.read(0, SUPERBLOCK_SIZE, 'superblock'));
+}
+
+export async function loadSuperblock(source: ImageSource): Promise<LoadedSuperblock> {
+  const sb = await readSuperblock(source);
   checkSuperblock(sb, source.size);
   const name = COMPRESSION_NAMES[sb.compression] ?? `id ${sb.compression}`;
   const supported = SUPPORTED[sb.compression];
