@@ -14,7 +14,7 @@ import { delimiter, join } from 'node:path';
 /** Debian packages and the commands the tests use from each. */
 const ORACLE_PACKAGES = [
   { pkg: 'squashfs-tools', tools: ['mksquashfs', 'unsquashfs'] },
-  { pkg: 'squashfs-tools-ng', tools: ['sqfsdiff', 'rdsquashfs'] },
+  { pkg: 'squashfs-tools-ng', tools: ['sqfsdiff', 'rdsquashfs', 'gensquashfs'] },
   { pkg: 'attr', tools: ['getfattr', 'setfattr'] },
   { pkg: 'nix-bin', tools: ['nix-store', 'nix-build'] },
   { pkg: 'systemd-container', tools: ['systemd-dissect'] },

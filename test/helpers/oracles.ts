@@ -32,6 +32,7 @@ export type OracleName =
   | 'mksquashfs'
   | 'sqfsdiff'
   | 'rdsquashfs'
+  | 'gensquashfs'
   | 'getfattr'
   | 'setfattr'
   /** Kernel squashfs mount through a loop device (root, /dev/loop-control, a real test mount). */
@@ -57,6 +58,7 @@ export const ORACLE_PACKAGES: Partial<Record<OracleName, string>> = {
   mksquashfs: 'squashfs-tools',
   sqfsdiff: 'squashfs-tools-ng',
   rdsquashfs: 'squashfs-tools-ng',
+  gensquashfs: 'squashfs-tools-ng',
   getfattr: 'attr',
   setfattr: 'attr',
   mount: 'mount (util-linux)',
@@ -94,6 +96,7 @@ function detect(name: OracleName): OracleStatus {
       return detectTool(name, ['-version'], /version (\d+\.\d+(?:\.\d+)?)/);
     case 'sqfsdiff':
     case 'rdsquashfs':
+    case 'gensquashfs':
       return detectTool(name, ['--version'], /squashfs-tools-ng\) (\d+\.\d+(?:\.\d+)?)/);
     case 'getfattr':
     case 'setfattr':

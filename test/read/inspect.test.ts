@@ -23,8 +23,8 @@ import {
   textBytes,
   type EdgeTree,
 } from '../helpers/edge-trees.js';
-import { inCI, makeTempDir, runChecked, type TempDir } from '../helpers/fs-util.js';
-import { findExecutable, mksquashfs, requireOracle } from '../helpers/oracles.js';
+import { makeTempDir, runChecked, type TempDir } from '../helpers/fs-util.js';
+import { mksquashfs, requireOracle } from '../helpers/oracles.js';
 import { imageBytes } from './helpers.js';
 
 /** Asserts the partition invariants; returns the map for further checks. */
@@ -382,25 +382,8 @@ xattrSuite('byte map of a mksquashfs image with xattrs', () => {
 });
 
 /** gensquashfs is squashfs-tools-ng's, like sqfsdiff; check for it too (fail in CI, else skip). */
-function gensquashfsSuite(): (title: string, fn: () => void) => void {
-  const suite = requireOracle('sqfsdiff');
-  if (findExecutable('gensquashfs') !== undefined) return suite;
-  const reason = 'gensquashfs not found on PATH (package squashfs-tools-ng)';
-  if (inCI()) {
-    return (title) =>
-      describe(title, () => {
-        it('needs gensquashfs', () => {
-          throw new Error(`oracle missing in CI: ${reason}`);
-        });
-      });
-  }
-  return (title, fn) => {
-    console.warn(`[oracles] SKIPPING "${title}": ${reason}`);
-    describe.skip(title, fn);
-  };
-}
 
-gensquashfsSuite()('byte map of images written by gensquashfs', () => {
+requireOracle('sqfsdiff', 'gensquashfs')('byte map of images written by gensquashfs', () => {
   let trees: EdgeTree[] = [];
   let work: TempDir;
   beforeAll(async () => {

@@ -23,8 +23,8 @@ import { openImage } from '../../src/squashfs/read/image.js';
 import { verifyImage, type Problem, type VerifyResult } from '../../src/squashfs/read/verify.js';
 import { tree } from '../../src/squashfs/tree.js';
 import { buildEdgeTree, randomBytes, textBytes, type TreeName } from '../helpers/edge-trees.js';
-import { inCI, makeTempDir, type TempDir } from '../helpers/fs-util.js';
-import { findExecutable, hasOracle, mksquashfs, requireOracle } from '../helpers/oracles.js';
+import { makeTempDir, type TempDir } from '../helpers/fs-util.js';
+import { hasOracle, mksquashfs, requireOracle } from '../helpers/oracles.js';
 import { imageBytes } from './helpers.js';
 
 const show = (problems: Problem[]) =>
@@ -61,23 +61,6 @@ function expectRule(
 // ---------------------------------------------------------------------------------------------
 // gensquashfs is not one of the shared oracles: detect it the same way (skip outside CI, fail in).
 // ---------------------------------------------------------------------------------------------
-
-function requireGensquashfs(): (title: string, fn: () => void) => void {
-  if (findExecutable('gensquashfs') !== undefined) return describe;
-  const reason = 'gensquashfs not found on PATH (Debian package squashfs-tools-ng)';
-  if (inCI()) {
-    return (title) =>
-      describe(title, () => {
-        it('needs gensquashfs', () => {
-          throw new Error(`oracle missing in CI: ${reason}`);
-        });
-      });
-  }
-  return (title, fn) => {
-    console.warn(`[oracles] SKIPPING "${title}": ${reason}`);
-    describe.skip(title, fn);
-  };
-}
 
 // ---------------------------------------------------------------------------------------------
 // Valid images
@@ -207,7 +190,7 @@ const GENSQUASHFS_WARNINGS = [
   'xattr.size',
 ];
 
-requireGensquashfs()('verify: images from gensquashfs', () => {
+requireOracle('gensquashfs')('verify: images from gensquashfs', () => {
   const trees = new Map<TreeName, { dir: string; cleanup(): Promise<void> }>();
   let tmp: TempDir;
   beforeAll(async () => {
