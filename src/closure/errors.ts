@@ -4,6 +4,7 @@
  * the CLI can print the message alone. Codes never start with "ERR_": the CLI treats an error
  * with such a code as a bug in our use of Node, and any other coded error as the user's to fix.
  */
+import { systemErrorReason } from '../util/system-error.js';
 export type ClosureErrorCode =
   /** The path is not below the store directory at all. */
   | 'NOT_A_STORE_PATH'
@@ -41,14 +42,7 @@ export class ClosureError extends Error {
 /** Turns a Node system error into a one-line ClosureError that names the path. */
 export function closureIoError(err: unknown, path: string, doing: string): ClosureError {
   const e = err as NodeJS.ErrnoException;
-  const reason =
-    e?.code === 'ENOENT'
-      ? 'no such file or directory'
-      : e?.code === 'EACCES' || e?.code === 'EPERM'
-        ? 'permission denied'
-        : e?.code === 'ENOTDIR'
-          ? 'not a directory'
-          : (e?.message ?? String(err));
+  const reason = systemErrorReason(err);
   const code = e?.code === 'ENOENT' ? 'NOT_FOUND' : 'IO';
   return new ClosureError(code, `cannot ${doing} ${path}: ${reason}`, { path, cause: err });
 }

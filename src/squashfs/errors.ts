@@ -1,3 +1,5 @@
+import { systemErrorReason } from '../util/system-error.js';
+
 /**
  * One error type for everything squashfs-related. `code` is stable and machine-readable; `path`
  * and `offset` say where the problem is (a source path for the writer, a byte offset for the
@@ -32,16 +34,6 @@ export class SquashfsError extends Error {
 
 /** Turns a Node system error into a one-line SquashfsError that names the path. */
 export function ioError(err: unknown, path: string, doing: string): SquashfsError {
-  const e = err as NodeJS.ErrnoException;
-  const reason =
-    e?.code === 'ENOENT'
-      ? 'no such file or directory'
-      : e?.code === 'EACCES' || e?.code === 'EPERM'
-        ? 'permission denied'
-        : e?.code === 'ENOSPC'
-          ? 'no space left on device'
-          : e?.code === 'EISDIR'
-            ? 'is a directory'
-            : (e?.message ?? String(err));
+  const reason = systemErrorReason(err);
   return new SquashfsError('IO', `cannot ${doing} ${path}: ${reason}`, { path, cause: err });
 }
