@@ -64,7 +64,7 @@ export interface MkCommand {
   exitOnError: boolean;
   /** -noappend: an existing IMAGE may be replaced (without it, mksquashfs would append). */
   noAppend: boolean;
-  /** -processors: recorded only; the writer decides its own parallelism. */
+  /** -processors: compression worker threads (default: one per core). */
   processors: number | undefined;
 }
 
@@ -347,7 +347,7 @@ export const MK_OPTIONS: readonly OptionSpec[] = [
     names: ['-processors'],
     arg: 'N',
     group: 'runtime',
-    help: 'accepted and recorded; the writer picks its own parallelism',
+    help: 'compression worker threads (default: one per core)',
     apply: (s, v) => (s.processors = parseProcessors(v)),
   },
   {

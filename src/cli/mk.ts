@@ -130,6 +130,7 @@ async function writeWithProgress(
   try {
     const report = await writeImage(root, cmd.image, {
       ...cmd.write,
+      workers: cmd.processors,
       onProgress,
       signal: controller.signal,
     });

@@ -114,6 +114,7 @@ describe('summary', () => {
     hardLinkedNames: 0,
     fragments: 1,
     duplicateFiles: 0,
+    blocksCompressed: 2,
     sparseBlocks: 0,
     idCount: 1,
     xattrSets: 0,

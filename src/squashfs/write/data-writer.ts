@@ -9,19 +9,28 @@
  * so indices follow first use while disk order follows writing; at the end the small-file buffer
  * is written before the tail buffer (observed on mksquashfs's images).
  *
- * Duplicate files: each file's bytes are hashed with xxhash64 as they stream through. When a
- * file of the same size and hash was written before, the match is confirmed byte for byte (the
- * stored blocks, read back from the image, and the tail bytes) and the new file's blocks, which
- * are the last bytes written, are dropped again by rewinding the sink; the inode then points at
- * the earlier file's blocks and fragment. A source is therefore read exactly once.
+ * Blocks are compressed by a BlockCompressor (a worker pool) and appended through an
+ * OrderedOutput, so many blocks compress at once while positions and size words are taken in
+ * queue order; the returned FileData is complete once `finish()` has resolved.
+ *
+ * Duplicate files are found before anything of them is compressed. Each file's bytes are hashed
+ * with xxhash64 as they stream through. A file can only duplicate an earlier file of the same
+ * size; such a candidate's blocks are held back (up to HOLD_LIMIT bytes) until its hash is known.
+ * When an earlier file has the same size and hash, the match is confirmed byte for byte against
+ * that file's stored blocks (decompressed) and its fragment, and the held blocks are dropped
+ * without ever being compressed. A candidate larger than HOLD_LIMIT is written as it streams;
+ * if it does turn out to be a duplicate, its stored bytes are compared with the earlier file's and
+ * the sink is rewound over them. A source is read exactly once either way.
  */
 import xxhash, { type XXHashAPI } from 'xxhash-wasm';
 import type { Compressor } from '../compress/compressor.js';
+import type { BlockCompressor } from '../compress/pool.js';
 import { SquashfsError } from '../errors.js';
 import { DATA_SIZE_MASK, DATA_UNCOMPRESSED, NO_INDEX } from '../format/constants.js';
 import type { FragmentEntry } from '../format/tables.js';
 import type { Sink } from '../io/sink.js';
 import type { FileSource } from '../tree.js';
+import { OrderedOutput, type Stored, type Ticket } from './ordered-output.js';
 
 export interface FileData {
   blocksStart: number;
@@ -37,14 +46,16 @@ export interface FileData {
 export interface DataWriterOptions {
   blockSize: number;
   /** null: data blocks stored raw. */
-  dataCompressor: Compressor | null;
+  dataCompressor: BlockCompressor | null;
   /** null: fragment blocks stored raw. */
-  fragmentCompressor: Compressor | null;
-  /** Used to read fragment blocks back when confirming duplicates. */
+  fragmentCompressor: BlockCompressor | null;
+  /** Used to read stored blocks back when confirming duplicates. */
   decompressor: Compressor;
   fragments: 'never' | 'small' | 'always';
   duplicates: boolean;
   sparse: boolean;
+  /** Blocks queued for compression and writing at most at once. */
+  inFlight: number;
   signal?: AbortSignal;
 }
 
@@ -58,16 +69,28 @@ interface OpenFragment {
 interface StoredFile {
   data: FileData;
   tailLength: number;
+  /** Written once every block of the file is in the sink. */
+  written: Ticket;
+}
+
+/** A block of a duplicate candidate, kept until the file's hash is known. */
+interface HeldBlock {
+  index: number;
+  bytes: Uint8Array;
 }
 
 export interface DataStats {
   duplicateFiles: number;
   sparseBlocks: number;
+  /** Data and fragment blocks handed to the compressor. */
+  blocksCompressed: number;
   dataBytes: number;
   dataBytesOnDisk: number;
 }
 
 const READBACK_CHUNK = 1 << 20;
+/** Bytes of a duplicate candidate held back before it is written anyway. */
+export const HOLD_LIMIT = 32 << 20;
 
 export class DataWriter {
   /** Entries by fragment index; a slot is reserved when its buffer opens and filled when written. */
@@ -75,6 +98,7 @@ export class DataWriter {
   readonly stats: DataStats = {
     duplicateFiles: 0,
     sparseBlocks: 0,
+    blocksCompressed: 0,
     dataBytes: 0,
     dataBytesOnDisk: 0,
   };
@@ -82,14 +106,21 @@ export class DataWriter {
     small: null,
     tail: null,
   };
+  /** Fragment blocks queued but not yet in the sink, by index. */
+  private readonly queuedFragments = new Map<number, Uint8Array>();
   private readonly seen = new Map<string, StoredFile[]>();
+  /** Sizes of the files written so far: only a file of one of these can be a duplicate. */
+  private readonly sizes = new Set<number>();
   private decodedFragment: { index: number; bytes: Uint8Array } | null = null;
+  private readonly out: OrderedOutput;
 
   private constructor(
     private readonly sink: Sink,
     private readonly opts: DataWriterOptions,
     private readonly hasher: XXHashAPI,
-  ) {}
+  ) {
+    this.out = new OrderedOutput(sink, opts.inFlight);
+  }
 
   /** The fragment table, once every buffer has been written (after `finish()`). */
   get fragmentTable(): FragmentEntry[] {
@@ -103,24 +134,60 @@ export class DataWriter {
     return new DataWriter(sink, opts, await xxhash());
   }
 
-  /** Streams one file into the image and says where its data went. */
+  /**
+   * Streams one file into the image. The FileData says where its data went; its positions and
+   * size words are filled in as the blocks are written, at the latest by `finish()`.
+   */
   async writeFile(source: FileSource, onBytes: (n: number) => void): Promise<FileData> {
     const bs = this.opts.blockSize;
     const size = source.size;
-    const start = this.sink.position;
-    const words: number[] = [];
+    const data: FileData = {
+      blocksStart: 0,
+      blockSizes: [],
+      fragment: NO_INDEX,
+      fragmentOffset: 0,
+      fileSize: size,
+      sparse: 0,
+    };
     const hash = this.hasher.create64();
-    const block = new Uint8Array(Math.min(bs, Math.max(size, 1)));
-    let filled = 0;
-    let total = 0;
+    let held: HeldBlock[] | null = this.opts.duplicates && this.sizes.has(size) ? [] : null;
+    let heldBytes = 0;
+    let start: { position: number } | null = null;
     let sparseBytes = 0;
 
-    const flushBlock = async (bytes: Uint8Array) => {
-      const word = await this.writeBlock(bytes);
-      if (word === 0) sparseBytes += bytes.length;
-      words.push(word);
+    const startWriting = () => {
+      const at = { position: 0 };
+      this.out.marker((p) => (at.position = p));
+      start = at;
+    };
+    const release = async (blocks: HeldBlock[]) => {
+      startWriting();
+      for (const b of blocks) await this.queueBlock(b.bytes, data, b.index);
+    };
+    const addBlock = async (bytes: Uint8Array) => {
+      this.opts.signal?.throwIfAborted();
+      const index = data.blockSizes.push(0) - 1;
+      if (this.opts.sparse && isAllZero(bytes)) {
+        this.stats.sparseBlocks++;
+        sparseBytes += bytes.length;
+        return;
+      }
+      if (held) {
+        held.push({ index, bytes });
+        heldBytes += bytes.length;
+        if (heldBytes <= HOLD_LIMIT) return;
+        const blocks = held;
+        held = null;
+        await release(blocks);
+        return;
+      }
+      if (!start) startWriting();
+      await this.queueBlock(bytes, data, index);
     };
 
+    let block = new Uint8Array(Math.min(bs, Math.max(size, 1)));
+    let filled = 0;
+    let total = 0;
     for await (const chunk of source.read()) {
       if (total + chunk.length > size) throw changed(source, size, total + chunk.length, 'more');
       total += chunk.length;
@@ -128,12 +195,13 @@ export class DataWriter {
       onBytes(chunk.length);
       let at = 0;
       while (at < chunk.length) {
-        const n = Math.min(chunk.length - at, block.length - filled);
+        const n = Math.min(chunk.length - at, bs - filled);
         block.set(chunk.subarray(at, at + n), filled);
         filled += n;
         at += n;
         if (filled === bs) {
-          await flushBlock(block);
+          await addBlock(block);
+          block = new Uint8Array(Math.min(bs, size - total + (chunk.length - at)));
           filled = 0;
         }
       }
@@ -148,34 +216,45 @@ export class DataWriter {
       !tailIsZero &&
       this.opts.fragments !== 'never' &&
       (size < bs || this.opts.fragments === 'always');
-    if (tail.length > 0 && !useFragment) await flushBlock(tail);
-
-    const data: FileData = {
-      // mksquashfs stores 0 for a file with no blocks (empty, or fragment only); a file whose
-      // blocks are all sparse keeps the current position.
-      blocksStart: words.length === 0 ? 0 : start,
-      blockSizes: words,
-      fragment: NO_INDEX,
-      fragmentOffset: 0,
-      fileSize: size,
-      sparse: source.sparseOnDisk ? sparseBytes : 0,
-    };
+    if (tail.length > 0 && !useFragment) await addBlock(tail);
+    const sparse = source.sparseOnDisk ? sparseBytes : 0;
+    data.sparse = sparse;
 
     const key = this.opts.duplicates && size > 0 ? `${size}:${hash.digest().toString(16)}` : null;
-    if (key !== null) {
-      for (const c of this.seen.get(key) ?? []) {
-        if (await this.sameContent(c, data, useFragment ? tail : null)) {
-          await this.sink.rewind(start);
+    const candidates = key === null ? [] : (this.seen.get(key) ?? []);
+    if (held) {
+      for (const c of candidates) {
+        if (await this.heldMatches(c, data, held, useFragment ? tail : null)) {
           this.stats.duplicateFiles++;
-          return { ...c.data, sparse: data.sparse };
+          return { ...c.data, sparse };
         }
       }
+      const blocks = held;
+      held = null;
+      await release(blocks);
+    } else if (candidates.length > 0) {
+      const duplicate = await this.writtenDuplicate(
+        candidates,
+        data,
+        start,
+        useFragment ? tail : null,
+      );
+      if (duplicate) {
+        this.stats.duplicateFiles++;
+        return { ...duplicate.data, sparse };
+      }
     }
-    // Counted before the tail goes in: a fragment block flushed by it counts on its own.
-    this.stats.dataBytesOnDisk += this.sink.position - start;
+    if (!start) startWriting();
+    const begin = start!;
+    const written = this.out.marker(() => {
+      // blocksStart is 0 for a file with no blocks (empty, or fragment only); a file whose
+      // blocks are all sparse keeps the position, as mksquashfs does.
+      data.blocksStart = data.blockSizes.length === 0 ? 0 : begin.position;
+    });
     if (useFragment) await this.addToFragment(tail, data, size >= bs);
+    this.sizes.add(size);
     if (key !== null) {
-      const stored = { data, tailLength: useFragment ? tail.length : 0 };
+      const stored = { data, tailLength: useFragment ? tail.length : 0, written };
       const list = this.seen.get(key);
       if (list) list.push(stored);
       else this.seen.set(key, [stored]);
@@ -183,20 +262,19 @@ export class DataWriter {
     return data;
   }
 
-  /** Writes one full block or a short last block; returns its size word. */
-  private async writeBlock(bytes: Uint8Array): Promise<number> {
-    this.opts.signal?.throwIfAborted();
-    if (this.opts.sparse && isAllZero(bytes)) {
-      this.stats.sparseBlocks++;
-      return 0;
-    }
-    const compressed = this.opts.dataCompressor?.compress(bytes, 'data') ?? null;
-    if (compressed) {
-      await this.sink.append(compressed);
-      return compressed.length;
-    }
-    await this.sink.append(bytes.slice());
-    return bytes.length | DATA_UNCOMPRESSED;
+  /** Queues one data block for compression and writing; its size word is set when written. */
+  private async queueBlock(bytes: Uint8Array, data: FileData, index: number): Promise<void> {
+    const length = bytes.length;
+    await this.out.block(this.compressed(bytes, this.opts.dataCompressor), (_p, stored) => {
+      data.blockSizes[index] = sizeWord(stored!, length);
+      this.stats.dataBytesOnDisk += stored!.bytes.length;
+    });
+  }
+
+  private compressed(bytes: Uint8Array, compressor: BlockCompressor | null): Promise<Stored> {
+    if (!compressor) return Promise.resolve({ bytes, compressed: false });
+    this.stats.blocksCompressed++;
+    return compressor.compress(bytes, 'data');
   }
 
   private async addToFragment(tail: Uint8Array, data: FileData, isTailEnd: boolean): Promise<void> {
@@ -222,26 +300,86 @@ export class DataWriter {
   }
 
   private async writeFragment(frag: OpenFragment): Promise<void> {
-    const bytes = frag.bytes.subarray(0, frag.length);
-    const start = this.sink.position;
-    const compressed = this.opts.fragmentCompressor?.compress(bytes, 'data') ?? null;
-    if (compressed) await this.sink.append(compressed);
-    else await this.sink.append(bytes.slice());
-    const sizeWord = compressed ? compressed.length : bytes.length | DATA_UNCOMPRESSED;
-    this.fragmentSlots[frag.index] = { start, sizeWord };
-    this.stats.dataBytesOnDisk += this.sink.position - start;
     if (this.open.small === frag) this.open.small = null;
     if (this.open.tail === frag) this.open.tail = null;
+    const bytes = frag.bytes.subarray(0, frag.length);
+    this.queuedFragments.set(frag.index, bytes);
+    const work = this.compressed(bytes.slice(), this.opts.fragmentCompressor);
+    await this.out.block(work, (start, stored) => {
+      this.fragmentSlots[frag.index] = { start, sizeWord: sizeWord(stored!, bytes.length) };
+      this.stats.dataBytesOnDisk += stored!.bytes.length;
+      this.queuedFragments.delete(frag.index);
+    });
   }
 
-  /** Writes the open fragment buffers: small files first, then tails. */
+  /** Writes the open fragment buffers (small files first, then tails) and every queued block. */
   async finish(): Promise<void> {
     if (this.open.small) await this.writeFragment(this.open.small);
     if (this.open.tail) await this.writeFragment(this.open.tail);
+    await this.out.drain();
   }
 
-  /** Byte-for-byte confirmation that a candidate holds the same data as the file just written. */
-  private async sameContent(
+  /**
+   * Whether the held candidate equals the earlier file `c`, byte for byte: the same sparse
+   * blocks, the same bytes in every other block, and the same tail.
+   */
+  private async heldMatches(
+    c: StoredFile,
+    data: FileData,
+    held: HeldBlock[],
+    tail: Uint8Array | null,
+  ): Promise<boolean> {
+    await this.out.settle(c.written);
+    const theirs = c.data.blockSizes;
+    if (theirs.length !== data.blockSizes.length || c.tailLength > 0 !== (tail !== null)) {
+      return false;
+    }
+    let next = 0;
+    let position = c.data.blocksStart;
+    for (let i = 0; i < theirs.length; i++) {
+      const word = theirs[i]!;
+      const mine = held[next]?.index === i ? held[next++]!.bytes : null;
+      if ((word === 0) !== (mine === null)) return false;
+      if (mine === null) continue;
+      const length = word & DATA_SIZE_MASK;
+      const stored = await this.sink.readAt(position, length);
+      position += length;
+      const bytes =
+        word & DATA_UNCOMPRESSED
+          ? stored
+          : this.opts.decompressor.decompress(stored, this.opts.blockSize);
+      if (Buffer.compare(bytes, mine) !== 0) return false;
+    }
+    return tail === null || (await this.sameTail(c, tail));
+  }
+
+  /**
+   * For a candidate written as it streamed (larger than HOLD_LIMIT): the earlier file whose
+   * stored bytes equal the ones just written, after which the sink is rewound over them.
+   */
+  private async writtenDuplicate(
+    candidates: StoredFile[],
+    data: FileData,
+    start: { position: number } | null,
+    tail: Uint8Array | null,
+  ): Promise<StoredFile | null> {
+    const begin = start ?? { position: 0 };
+    const written = this.out.marker(() => undefined);
+    await this.out.settle(written);
+    const mine = { ...data, blocksStart: begin.position };
+    for (const c of candidates) {
+      await this.out.settle(c.written);
+      if (await this.sameStored(c, mine, tail)) {
+        this.stats.dataBytesOnDisk -= this.sink.position - begin.position;
+        await this.sink.rewind(begin.position);
+        return c;
+      }
+    }
+    return null;
+  }
+
+  /** Byte-for-byte confirmation that a candidate's stored blocks equal the ones just written. */
+  private async sameStored(
     c: StoredFile,
     data: FileData,
     tail: Uint8Array | null,
@@ -260,19 +398,22 @@ export class DataWriter {
       const y = await this.sink.readAt(data.blocksStart + at, n);
       if (Buffer.compare(x, y) !== 0) return false;
     }
-    if (tail) {
-      const stored = await this.fragmentBytes(c.data.fragment);
-      const earlier = stored.subarray(c.data.fragmentOffset, c.data.fragmentOffset + c.tailLength);
-      if (Buffer.compare(earlier, tail) !== 0) return false;
-    }
-    return true;
+    return tail === null || (await this.sameTail(c, tail));
   }
 
-  /** The uncompressed bytes of fragment block `index` (the open one, or read back from the image). */
+  private async sameTail(c: StoredFile, tail: Uint8Array): Promise<boolean> {
+    const stored = await this.fragmentBytes(c.data.fragment);
+    const earlier = stored.subarray(c.data.fragmentOffset, c.data.fragmentOffset + c.tailLength);
+    return Buffer.compare(earlier, tail) === 0;
+  }
+
+  /** The uncompressed bytes of fragment block `index` (open, queued, or read back from the image). */
   private async fragmentBytes(index: number): Promise<Uint8Array> {
     for (const frag of [this.open.small, this.open.tail]) {
       if (frag?.index === index) return frag.bytes.subarray(0, frag.length);
     }
+    const queued = this.queuedFragments.get(index);
+    if (queued) return queued;
     if (this.decodedFragment?.index === index) return this.decodedFragment.bytes;
     const entry = this.fragmentSlots[index]!;
     const stored = await this.sink.readAt(entry.start, entry.sizeWord & DATA_SIZE_MASK);
@@ -283,6 +424,11 @@ export class DataWriter {
     this.decodedFragment = { index, bytes };
     return bytes;
   }
+}
+
+/** The size word of a stored block of `length` uncompressed bytes. */
+function sizeWord(stored: Stored, length: number): number {
+  return stored.compressed ? stored.bytes.length : length | DATA_UNCOMPRESSED;
 }
 
 function changed(

@@ -5,6 +5,7 @@
  * that succeeded; on any failure it is aborted and nothing is left at the output path.
  */
 import { createCompressor, type Compressor } from '../compress/index.js';
+import { createBlockCompressor, defaultWorkerCount } from '../compress/pool.js';
 import { SquashfsError } from '../errors.js';
 import {
   DEFAULT_BLOCK_SIZE,
@@ -97,6 +98,63 @@ function isSink(o: Writable | Sink): o is Sink {
   return typeof (o as Sink).readAt === 'function' && typeof (o as Sink).rewind === 'function';
 }
 
+/**
+ * Streams every file's data into the sink, compressing blocks in a pool of workers (when
+ * anything is compressed at all), and returns where each file's data went.
+ */
+async function writeFileData(
+  sink: Sink,
+  plan: ReturnType<typeof planTree>,
+  compressor: Compressor,
+  blockSize: number,
+  options: WriteOptions,
+  what: {
+    compressData: boolean;
+    compressFragments: boolean;
+    fragments: 'never' | 'small' | 'always';
+    duplicates: boolean;
+  },
+): Promise<{ data: DataWriter; fileData: Map<PlannedInode, FileData> }> {
+  const workers = options.workers ?? defaultWorkerCount();
+  const pool =
+    what.compressData || what.compressFragments
+      ? createBlockCompressor(options.compression ?? { name: 'gzip' }, blockSize, workers)
+      : null;
+  try {
+    const data = await DataWriter.create(sink, {
+      blockSize,
+      dataCompressor: what.compressData ? pool : null,
+      fragmentCompressor: what.compressFragments ? pool : null,
+      decompressor: compressor,
+      fragments: what.fragments,
+      duplicates: what.duplicates,
+      sparse: options.sparse ?? true,
+      // Enough blocks queued to keep every worker busy while the head of the queue is written.
+      inFlight: 2 * Math.max(workers, 1) + 2,
+      signal: options.signal,
+    });
+    const fileData = new Map<PlannedInode, FileData>();
+    const progress = { filesDone: 0, filesTotal: plan.files.length, bytesRead: 0, bytesTotal: 0 };
+    for (const f of plan.files) {
+      if (f.node.kind === 'file') progress.bytesTotal += f.node.source.size;
+    }
+    for (const f of plan.files) {
+      if (f.node.kind !== 'file') continue;
+      const written = await data.writeFile(f.node.source, (n) => {
+        progress.bytesRead += n;
+        options.onProgress?.(progress);
+      });
+      fileData.set(f, written);
+      progress.filesDone++;
+      options.onProgress?.(progress);
+    }
+    await data.finish();
+    return { data, fileData };
+  } finally {
+    await pool?.close();
+  }
+}
+
 async function writeAll(
   sink: Sink,
   plan: ReturnType<typeof planTree>,
@@ -126,33 +184,12 @@ async function writeAll(
   }
 
   // 2. File data, in plan order.
-  const data = await DataWriter.create(sink, {
-    blockSize,
-    dataCompressor: orNull(noD),
-    fragmentCompressor: orNull(noF),
-    decompressor: compressor,
+  const { data, fileData } = await writeFileData(sink, plan, compressor, blockSize, options, {
+    compressData: !noD,
+    compressFragments: !noF,
     fragments,
     duplicates,
-    sparse: options.sparse ?? true,
-    signal: options.signal,
   });
-  const fileData = new Map<PlannedInode, FileData>();
-  const progress = { filesDone: 0, filesTotal: plan.files.length, bytesRead: 0, bytesTotal: 0 };
-  for (const f of plan.files)
-    progress.bytesTotal += (f.node as { source: { size: number } }).source.size;
-  for (const f of plan.files) {
-    if (f.node.kind !== 'file') continue;
-    fileData.set(
-      f,
-      await data.writeFile(f.node.source, (n) => {
-        progress.bytesRead += n;
-        options.onProgress?.(progress);
-      }),
-    );
-    progress.filesDone++;
-    options.onProgress?.(progress);
-  }
-  await data.finish();
 
   options.signal?.throwIfAborted();
 
@@ -370,6 +407,7 @@ async function writeAll(
     ...plan.counts,
     fragments: fragmentTable.length,
     duplicateFiles: data.stats.duplicateFiles,
+    blocksCompressed: data.stats.blocksCompressed,
     sparseBlocks: data.stats.sparseBlocks,
     idCount: ids.ids.length,
     xattrSets: xattrs.ids.length,

@@ -43,6 +43,12 @@ export interface WriteOptions {
   rootUid?: number;
   rootGid?: number;
   rootTime?: number;
+  /**
+   * -processors: worker threads that compress data and fragment blocks. Default: one per core
+   * (os.availableParallelism()). 0 compresses on the calling thread. The image is the same for
+   * every count.
+   */
+  workers?: number;
   /** Called as data is read (at least once per file and per 1 MiB chunk), for progress displays. */
   onProgress?: (progress: WriteProgress) => void;
   /**
@@ -79,6 +85,8 @@ export interface WriteReport extends TreeCounts {
   inodeCount: number;
   fragments: number;
   duplicateFiles: number;
+  /** Data and fragment blocks handed to the compressor (duplicates and sparse blocks never are). */
+  blocksCompressed: number;
   sparseBlocks: number;
   idCount: number;
   xattrSets: number;

@@ -1,0 +1,157 @@
+/**
+ * A pool of worker threads that compress blocks, so that every core compresses while the main
+ * thread reads, hashes and writes. Each worker builds its own compressor from the same
+ * `CompressionOptions` (compressors are deterministic functions of their options and input), so
+ * which worker compresses a block never changes the bytes; the caller writes results in the order
+ * it submitted them.
+ *
+ * A block is transferred to the worker, not copied; when compression does not shrink it the
+ * worker sends the same buffer back, so the caller can store it raw.
+ *
+ * With `workers: 0` blocks are compressed on the calling thread (no threads are started): for
+ * hosts that cannot start workers, and as the reference the threaded path must equal.
+ */
+import { availableParallelism } from 'node:os';
+import { Worker } from 'node:worker_threads';
+import { SquashfsError } from '../errors.js';
+import type { BlockKind, CompressionOptions, Compressor } from './compressor.js';
+import { createCompressor } from './index.js';
+import type { CompressReply, CompressRequest, WorkerSetup } from './compress-worker.js';
+
+/** The result of one block: the compressed bytes, or the input itself when it did not shrink. */
+export interface CompressedBlock {
+  bytes: Uint8Array;
+  compressed: boolean;
+}
+
+export interface BlockCompressor {
+  /** Compresses `block`, which the caller gives up (it may be transferred to another thread). */
+  compress(block: Uint8Array, kind: BlockKind): Promise<CompressedBlock>;
+  /** Stops the workers; pending calls reject. Safe to call more than once. */
+  close(): Promise<void>;
+}
+
+/** The default worker count: one per core the process may use. */
+export function defaultWorkerCount(): number {
+  return availableParallelism();
+}
+
+export function createBlockCompressor(
+  options: CompressionOptions,
+  blockSize: number,
+  workers: number,
+): BlockCompressor {
+  if (!Number.isInteger(workers) || workers < 0) {
+    throw new SquashfsError(
+      'INVALID_ARGUMENT',
+      `worker count must be a whole number 0 or more, got ${workers}`,
+    );
+  }
+  return workers === 0
+    ? new InlineCompressor(createCompressor(options, blockSize))
+    : new WorkerPool({ options, blockSize }, workers);
+}
+
+class InlineCompressor implements BlockCompressor {
+  constructor(private readonly compressor: Compressor) {}
+
+  async compress(block: Uint8Array, kind: BlockKind): Promise<CompressedBlock> {
+    const out = this.compressor.compress(block, kind);
+    return out ? { bytes: out, compressed: true } : { bytes: block, compressed: false };
+  }
+
+  async close(): Promise<void> {}
+}
+
+interface Pending {
+  resolve: (r: CompressedBlock) => void;
+  reject: (e: Error) => void;
+}
+
+interface PoolWorker {
+  thread: Worker;
+  pending: Map<number, Pending>;
+}
+
+class WorkerPool implements BlockCompressor {
+  private readonly workers: PoolWorker[] = [];
+  private nextId = 0;
+  private failure: Error | null = null;
+
+  constructor(setup: WorkerSetup, count: number) {
+    for (let i = 0; i < count; i++) this.workers.push(this.start(setup));
+  }
+
+  private start(setup: WorkerSetup): PoolWorker {
+    const thread = startWorker(setup);
+    const w: PoolWorker = { thread, pending: new Map() };
+    // An idle worker must not keep the process alive (a caller that forgets close()).
+    thread.unref();
+    thread.on('message', (reply: CompressReply) => {
+      const p = w.pending.get(reply.id);
+      if (!p) return;
+      w.pending.delete(reply.id);
+      if (reply.error !== undefined) p.reject(new SquashfsError('IO', reply.error));
+      else p.resolve({ bytes: reply.bytes!, compressed: reply.compressed! });
+      if (w.pending.size === 0) thread.unref();
+    });
+    const fail = (err: Error) => {
+      this.failure ??= new SquashfsError('IO', `compression worker failed: ${err.message}`, {
+        cause: err,
+      });
+      for (const p of w.pending.values()) p.reject(this.failure);
+      w.pending.clear();
+    };
+    thread.on('error', fail);
+    thread.on('exit', (code) => {
+      if (w.pending.size > 0) fail(new Error(`exited with code ${code}`));
+    });
+    return w;
+  }
+
+  compress(block: Uint8Array, kind: BlockKind): Promise<CompressedBlock> {
+    if (this.failure) return Promise.reject(this.failure);
+    // The least busy worker; ties go to the first, so scheduling is simple and fair.
+    let w = this.workers[0]!;
+    for (const other of this.workers) if (other.pending.size < w.pending.size) w = other;
+    const id = this.nextId++;
+    const owned = ownBuffer(block);
+    return new Promise<CompressedBlock>((resolve, reject) => {
+      w.pending.set(id, { resolve, reject });
+      if (w.pending.size === 1) w.thread.ref();
+      const request: CompressRequest = { id, kind, block: owned };
+      w.thread.postMessage(request, [owned.buffer as ArrayBuffer]);
+    });
+  }
+
+  async close(): Promise<void> {
+    const threads = this.workers.splice(0).map((w) => w.thread);
+    await Promise.all(threads.map((t) => t.terminate()));
+  }
+}
+
+/**
+ * A block that can be transferred: a view over the whole of a plain ArrayBuffer. Anything else
+ * (a slice of a larger buffer, a Node pooled Buffer, shared memory) is copied first.
+ */
+function ownBuffer(block: Uint8Array): Uint8Array {
+  const whole =
+    block.byteOffset === 0 &&
+    block.byteLength === block.buffer.byteLength &&
+    block.buffer instanceof ArrayBuffer;
+  return whole ? block : block.slice();
+}
+
+/**
+ * Starts compress-worker next to this module. Under a TypeScript loader (tests, tsx) the module
+ * is a .ts file, and a worker does not inherit the loader, so it registers tsx first.
+ */
+function startWorker(setup: WorkerSetup): Worker {
+  const fromSource = import.meta.url.endsWith('.ts');
+  const url = new URL(`./compress-worker.${fromSource ? 'ts' : 'js'}`, import.meta.url);
+  if (!fromSource) return new Worker(url, { workerData: setup });
+  const boot =
+    `import('tsx/esm/api').then((api) => { api.register(); ` +
+    `return import(${JSON.stringify(url.href)}); })`;
+  return new Worker(boot, { eval: true, workerData: setup });
+}
