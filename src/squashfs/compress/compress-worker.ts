@@ -3,32 +3,24 @@
  * options it was started with and answers one message per block, in the order received.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import type { BlockKind, CompressionOptions } from './compressor.js';
 import { createCompressor } from './index.js';
-
-export interface WorkerSetup {
-  options: CompressionOptions;
-  blockSize: number;
-}
-
-export interface CompressRequest {
-  id: number;
-  kind: BlockKind;
-  block: Uint8Array;
-}
-
-export interface CompressReply {
-  id: number;
-  bytes?: Uint8Array;
-  compressed?: boolean;
-  error?: string;
-}
+import {
+  CLOSE,
+  type CompressReply,
+  type CompressRequest,
+  type WorkerSetup,
+} from './worker-protocol.js';
 
 const port = parentPort;
 if (port) {
   const setup = workerData as WorkerSetup;
   const compressor = createCompressor(setup.options, setup.blockSize);
-  port.on('message', ({ id, kind, block }: CompressRequest) => {
+  port.on('message', (message: CompressRequest | typeof CLOSE) => {
+    if (message === CLOSE) {
+      port.close();
+      return;
+    }
+    const { id, kind, block } = message;
     let reply: CompressReply;
     try {
       const out = compressor.compress(block, kind);

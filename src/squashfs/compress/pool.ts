@@ -12,11 +12,17 @@
  * hosts that cannot start workers, and as the reference the threaded path must equal.
  */
 import { availableParallelism } from 'node:os';
+import { once } from 'node:events';
 import { Worker } from 'node:worker_threads';
 import { SquashfsError } from '../errors.js';
 import type { BlockKind, CompressionOptions, Compressor } from './compressor.js';
 import { createCompressor } from './index.js';
-import type { CompressReply, CompressRequest, WorkerSetup } from './compress-worker.js';
+import {
+  CLOSE,
+  type CompressReply,
+  type CompressRequest,
+  type WorkerSetup,
+} from './worker-protocol.js';
 
 /** The result of one block: the compressed bytes, or the input itself when it did not shrink. */
 export interface CompressedBlock {
@@ -71,6 +77,7 @@ interface Pending {
 interface PoolWorker {
   thread: Worker;
   pending: Map<number, Pending>;
+  exited: boolean;
 }
 
 class WorkerPool implements BlockCompressor {
@@ -84,7 +91,7 @@ class WorkerPool implements BlockCompressor {
 
   private start(setup: WorkerSetup): PoolWorker {
     const thread = startWorker(setup);
-    const w: PoolWorker = { thread, pending: new Map() };
+    const w: PoolWorker = { thread, pending: new Map(), exited: false };
     // An idle worker must not keep the process alive (a caller that forgets close()).
     thread.unref();
     thread.on('message', (reply: CompressReply) => {
@@ -104,6 +111,7 @@ class WorkerPool implements BlockCompressor {
     };
     thread.on('error', fail);
     thread.on('exit', (code) => {
+      w.exited = true;
       if (w.pending.size > 0) fail(new Error(`exited with code ${code}`));
     });
     return w;
@@ -125,8 +133,21 @@ class WorkerPool implements BlockCompressor {
   }
 
   async close(): Promise<void> {
-    const threads = this.workers.splice(0).map((w) => w.thread);
-    await Promise.all(threads.map((t) => t.terminate()));
+    const threads = this.workers
+      .splice(0)
+      .filter((w) => !w.exited)
+      .map((w) => w.thread);
+    // Asked to finish rather than terminated: a thread stopped in the middle of native code
+    // (lzma-native) can abort the whole process.
+    await Promise.all(
+      threads.map((t) => {
+        const exited = once(t, 'exit');
+        // An idle worker is unref'd; waiting for its exit must keep the process alive.
+        t.ref();
+        t.postMessage(CLOSE);
+        return exited;
+      }),
+    );
   }
 }
 
@@ -139,7 +160,9 @@ function ownBuffer(block: Uint8Array): Uint8Array {
     block.byteOffset === 0 &&
     block.byteLength === block.buffer.byteLength &&
     block.buffer instanceof ArrayBuffer;
-  return whole ? block : block.slice();
+  // Not block.slice(): on a Node Buffer that is a view of the same memory, whose transfer would
+  // detach the caller's whole buffer.
+  return whole ? block : new Uint8Array(block);
 }
 
 /**

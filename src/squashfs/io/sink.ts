@@ -37,6 +37,8 @@ export class FileSink implements Sink {
   private pendingBytes = 0;
   /** Bytes already handed to the file. */
   private flushed = 0;
+  /** The write handed to the file and not yet finished. */
+  private writing: Promise<void> | null = null;
   private closed = false;
 
   private constructor(
@@ -69,25 +71,47 @@ export class FileSink implements Sink {
     if (bytes.length === 0) return;
     this.pending.push(bytes);
     this.pendingBytes += bytes.length;
-    if (this.pendingBytes >= BUFFER_SIZE) await this.flush();
+    if (this.pendingBytes >= BUFFER_SIZE) {
+      // Write behind: one write runs while the writer goes on; wait only for the one before.
+      await this.settle();
+      this.writing = this.startWrite();
+    }
   }
 
-  private async flush(): Promise<void> {
-    if (this.pendingBytes === 0) return;
+  /** Hands the pending bytes to the file; the returned promise settles when they are written. */
+  private startWrite(): Promise<void> {
     const chunks = this.pending;
     const at = this.flushed;
     this.pending = [];
     this.flushed += this.pendingBytes;
     this.pendingBytes = 0;
-    try {
-      await this.handle.writev(chunks, at);
-    } catch (err) {
-      throw ioError(err, this.finalPath, 'write image');
-    }
+    const write = this.handle.writev(chunks, at).then(
+      () => undefined,
+      (err: unknown) => {
+        throw ioError(err, this.finalPath, 'write image');
+      },
+    );
+    // A failure is reported by the next settle(), not as an unhandled rejection now.
+    write.catch(() => undefined);
+    return write;
+  }
+
+  /** Waits for the write in progress, if any (and reports its failure). */
+  private async settle(): Promise<void> {
+    const writing = this.writing;
+    this.writing = null;
+    await writing;
+  }
+
+  /** Everything appended so far is in the file. */
+  private async flush(): Promise<void> {
+    await this.settle();
+    if (this.pendingBytes > 0) await this.startWrite();
   }
 
   async readAt(position: number, length: number): Promise<Uint8Array> {
     if (position + length > this.flushed) await this.flush();
+    else await this.settle();
     const out = Buffer.allocUnsafe(length);
     try {
       const { bytesRead } = await this.handle.read(out, 0, length, position);
@@ -142,6 +166,8 @@ export class FileSink implements Sink {
   }
 
   async abort(): Promise<void> {
+    await this.writing?.catch(() => undefined);
+    this.writing = null;
     if (!this.closed) {
       this.closed = true;
       await this.handle.close().catch(() => undefined);

@@ -138,7 +138,11 @@ export class DataWriter {
    * Streams one file into the image. The FileData says where its data went; its positions and
    * size words are filled in as the blocks are written, at the latest by `finish()`.
    */
-  async writeFile(source: FileSource, onBytes: (n: number) => void): Promise<FileData> {
+  async writeFile(
+    source: FileSource,
+    onBytes: (n: number) => void,
+    chunks: AsyncIterable<Uint8Array> = source.read(),
+  ): Promise<FileData> {
     const bs = this.opts.blockSize;
     const size = source.size;
     const data: FileData = {
@@ -188,13 +192,19 @@ export class DataWriter {
     let block = new Uint8Array(Math.min(bs, Math.max(size, 1)));
     let filled = 0;
     let total = 0;
-    for await (const chunk of source.read()) {
+    for await (const chunk of chunks) {
       if (total + chunk.length > size) throw changed(source, size, total + chunk.length, 'more');
       total += chunk.length;
       hash.update(chunk);
       onBytes(chunk.length);
       let at = 0;
       while (at < chunk.length) {
+        if (filled === 0 && chunk.length - at >= bs) {
+          // A whole block inside the chunk: used in place, not copied.
+          await addBlock(chunk.subarray(at, at + bs));
+          at += bs;
+          continue;
+        }
         const n = Math.min(chunk.length - at, bs - filled);
         block.set(chunk.subarray(at, at + n), filled);
         filled += n;

@@ -26,16 +26,20 @@ import {
 import { ByteBuilder } from '../io/bytes.js';
 import { FileSink, StreamSink, type Sink } from '../io/sink.js';
 import type { Writable } from 'node:stream';
-import type { DirNode } from '../tree.js';
+import type { DirNode, FileNode } from '../tree.js';
 import { DataWriter, type FileData } from './data-writer.js';
 import { listingByteCount, writeListing, type ListingEntry } from './directory-writer.js';
 import { IdTable } from './id-table.js';
 import { buildLookupTable, MetadataWriter } from './metadata-writer.js';
 import type { WriteOptions, WriteReport } from './options.js';
 import { planTree, type PlannedInode } from './planner.js';
+import { Prefetcher } from './prefetch.js';
 import { XattrWriter } from './xattr-writer.js';
 
 const PAD_TO = 4096;
+/** Read-ahead: file bytes waiting in memory, and files open, at most. */
+const PREFETCH_BYTES = 16 << 20;
+const PREFETCH_FILES = 64;
 const TWO_32 = 0x1_0000_0000;
 
 const BASIC_TYPE = {
@@ -120,6 +124,7 @@ async function writeFileData(
     what.compressData || what.compressFragments
       ? createBlockCompressor(options.compression ?? { name: 'gzip' }, blockSize, workers)
       : null;
+  let prefetch: Prefetcher | undefined;
   try {
     const data = await DataWriter.create(sink, {
       blockSize,
@@ -134,16 +139,21 @@ async function writeFileData(
       signal: options.signal,
     });
     const fileData = new Map<PlannedInode, FileData>();
+    const files = plan.files.filter((f) => f.node.kind === 'file');
+    prefetch = new Prefetcher(
+      files.map((f) => (f.node as FileNode).source),
+      PREFETCH_BYTES,
+      PREFETCH_FILES,
+    );
     const progress = { filesDone: 0, filesTotal: plan.files.length, bytesRead: 0, bytesTotal: 0 };
-    for (const f of plan.files) {
-      if (f.node.kind === 'file') progress.bytesTotal += f.node.source.size;
-    }
-    for (const f of plan.files) {
-      if (f.node.kind !== 'file') continue;
-      const written = await data.writeFile(f.node.source, (n) => {
+    for (const f of files) progress.bytesTotal += (f.node as FileNode).source.size;
+    for (const f of files) {
+      const source = (f.node as FileNode).source;
+      const onBytes = (n: number) => {
         progress.bytesRead += n;
         options.onProgress?.(progress);
-      });
+      };
+      const written = await data.writeFile(source, onBytes, prefetch.read());
       fileData.set(f, written);
       progress.filesDone++;
       options.onProgress?.(progress);
@@ -151,6 +161,7 @@ async function writeFileData(
     await data.finish();
     return { data, fileData };
   } finally {
+    await prefetch?.close();
     await pool?.close();
   }
 }

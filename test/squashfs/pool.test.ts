@@ -1,0 +1,58 @@
+/**
+ * The compression pool: worker results equal the compressor run on this thread, and handing a
+ * block to a worker never damages the caller's memory.
+ */
+import { describe, expect, it } from 'vitest';
+import type { CompressionOptions } from '../../src/squashfs/compress/compressor.js';
+import { createCompressor } from '../../src/squashfs/compress/index.js';
+import { createBlockCompressor } from '../../src/squashfs/compress/pool.js';
+
+function sample(n: number, seed: number): Buffer {
+  const b = Buffer.allocUnsafe(n);
+  let x = seed;
+  for (let i = 0; i < n; i++) {
+    x = (Math.imul(x, 1103515245) + 12345) >>> 0;
+    b[i] = x % 7 === 0 ? x >>> 24 : 97 + (i % 13);
+  }
+  return b;
+}
+
+describe('compression pool', () => {
+  const settings: CompressionOptions[] = [{ name: 'gzip' }, { name: 'xz', bcj: ['x86'] }];
+  for (const options of settings) {
+    it(`${options.name}: two workers give the bytes the compressor gives on this thread`, async () => {
+      const blockSize = 65536;
+      const inline = createCompressor(options, blockSize);
+      const pool = createBlockCompressor(options, blockSize, 2);
+      try {
+        const blocks = [0, 1, 2, 3, 4, 5].map((i) => sample(blockSize, i + 1));
+        blocks.push(Buffer.from(new Uint8Array(blockSize).map((_, i) => (i * 2654435761) >>> 24)));
+        const expected = blocks.map((b) => inline.compress(b, 'data'));
+        const got = await Promise.all(blocks.map((b) => pool.compress(new Uint8Array(b), 'data')));
+        for (let i = 0; i < blocks.length; i++) {
+          const e = expected[i];
+          expect(got[i]!.compressed, `block ${i}`).toBe(e !== null);
+          expect(Buffer.from(got[i]!.bytes).equals(e ?? blocks[i]!), `block ${i}`).toBe(true);
+        }
+      } finally {
+        await pool.close();
+      }
+    });
+  }
+
+  it("leaves the caller's Buffer intact when a view of it is compressed (regression: Buffer#slice shares memory, and its transfer detached the whole chunk)", async () => {
+    const pool = createBlockCompressor({ name: 'gzip' }, 131072, 1);
+    try {
+      const chunk = sample(1 << 20, 9);
+      const copy = Buffer.from(chunk);
+      const results = await Promise.all(
+        [0, 1, 2].map((i) => pool.compress(chunk.subarray(i * 131072, (i + 1) * 131072), 'data')),
+      );
+      expect(chunk.length).toBe(1 << 20);
+      expect(chunk.equals(copy)).toBe(true);
+      expect(results.every((r) => r.compressed)).toBe(true);
+    } finally {
+      await pool.close();
+    }
+  });
+});

@@ -1,0 +1,95 @@
+/**
+ * The read-ahead in front of the writer: it must hand over exactly the bytes of a sequential
+ * read, report a failing source when the writer reaches it (with that source's own error), keep
+ * to its file and byte budgets, and close every source it opened.
+ */
+import { describe, expect, it } from 'vitest';
+import type { FileSource } from '../../src/squashfs/tree.js';
+import { Prefetcher } from '../../src/squashfs/write/prefetch.js';
+
+interface Probe {
+  open: number;
+  maxOpen: number;
+  closed: number;
+}
+
+/** A source that yields `size` bytes in chunks of `chunk`, tracking how many are open. */
+function source(id: number, size: number, chunk: number, probe: Probe, failAt = -1): FileSource {
+  return {
+    size,
+    description: `source ${id}`,
+    async *read() {
+      probe.open++;
+      probe.maxOpen = Math.max(probe.maxOpen, probe.open);
+      try {
+        for (let at = 0; at < size; at += chunk) {
+          await new Promise((r) => setImmediate(r));
+          if (failAt >= 0 && at >= failAt) throw new Error(`source ${id} failed at ${at}`);
+          const n = Math.min(chunk, size - at);
+          const bytes = new Uint8Array(n);
+          for (let i = 0; i < n; i++) bytes[i] = (id * 31 + at + i) & 0xff;
+          yield bytes;
+        }
+      } finally {
+        probe.open--;
+        probe.closed++;
+      }
+    },
+  };
+}
+
+async function collect(chunks: AsyncIterable<Uint8Array>): Promise<number[]> {
+  const out: number[] = [];
+  for await (const c of chunks) out.push(...c);
+  return out;
+}
+
+describe('Prefetcher', () => {
+  it('hands over exactly the bytes of a sequential read, within its file budget', async () => {
+    const probe: Probe = { open: 0, maxOpen: 0, closed: 0 };
+    const sizes = Array.from({ length: 120 }, (_, i) => (i * 7919) % 5000);
+    const sources = sizes.map((s, i) => source(i, s, 1 + (i % 700), probe));
+    const expected = await Promise.all(
+      sizes.map((s, i) => collect(source(i, s, 997, { open: 0, maxOpen: 0, closed: 0 }).read())),
+    );
+    probe.maxOpen = 0;
+    const ahead = new Prefetcher(sources, 20_000, 8);
+    for (let i = 0; i < sources.length; i++) {
+      expect(await collect(ahead.read()), `source ${i}`).toEqual(expected[i]);
+    }
+    await ahead.close();
+    expect(probe.maxOpen).toBeLessThanOrEqual(8);
+    expect(probe.maxOpen).toBeGreaterThan(1); // it did read ahead
+    expect(probe.open).toBe(0);
+    expect(probe.closed).toBe(sources.length);
+  });
+
+  it('reports a failing source when the writer reaches it, with its own error', async () => {
+    const probe: Probe = { open: 0, maxOpen: 0, closed: 0 };
+    const sources = [
+      source(0, 3000, 1000, probe),
+      source(1, 3000, 1000, probe, 1000),
+      source(2, 3000, 1000, probe),
+      source(3, 3000, 1000, probe),
+    ];
+    const ahead = new Prefetcher(sources, 1 << 20, 4);
+    expect((await collect(ahead.read())).length).toBe(3000);
+    // Source 1 has already failed in the background by now; the error comes with its read.
+    await new Promise((r) => setTimeout(r, 20));
+    await expect(collect(ahead.read())).rejects.toThrow('source 1 failed at 1000');
+    // The writer gives up: everything opened ahead is closed.
+    await ahead.close();
+    expect(probe.open).toBe(0);
+  });
+
+  it('closes a source the writer stopped reading early', async () => {
+    const probe: Probe = { open: 0, maxOpen: 0, closed: 0 };
+    const ahead = new Prefetcher([source(0, 10_000, 100, probe)], 1 << 20, 4);
+    const chunks = ahead.read();
+    expect((await chunks.next()).done).toBe(false);
+    await chunks.return(undefined); // what a for-await loop's break does
+    await ahead.close();
+    expect(probe.open).toBe(0);
+    expect(probe.closed).toBe(1);
+  });
+});
