@@ -7,6 +7,7 @@
  * - `--volatile=overlay`: the root is mounted read-only under a tmpfs overlay, so the cached
  *   root is never changed and several containers can boot it at once.
  * - `--private-network`: the container needs no network and must not touch the host's.
+ * - `--console=read-only`: the boot messages come back on stdout, for failure reports.
  * - The job unit is pulled in with `systemd.wants=` on PID 1's command line (systemd reads
  *   its command line from there inside a container), so nothing is installed into the root.
  * - Loop devices: nspawn's /dev is a fresh tmpfs without them; /dev/loop-control and the
@@ -66,7 +67,10 @@ export function nspawnArgs(options: BootOptions): string[] {
     `--machine=${options.machine}`,
     '--volatile=overlay',
     '--private-network',
-    '--console=pipe',
+    // A pseudo-terminal whose output nspawn copies to its stdout: with --console=pipe the
+    // container's PID 1 prints nothing, and its boot status is what explains a failed boot.
+    '--console=read-only',
+    '--setenv=SYSTEMD_COLORS=0',
     ...binds.map((b) => `--bind${b.readOnly ? '-ro' : ''}=${b.host}:${b.container}`),
     // Arguments for the container's PID 1.
     `systemd.wants=${options.unitName}`,

@@ -131,7 +131,7 @@ describe.skipIf(reason !== undefined && !inCI())('portablectl attach in a booted
     if (boot) {
       parts.push(
         `nspawn: exit ${boot.code ?? boot.signal}${boot.timedOut ? ' (TIMED OUT, killed)' : ''} after ${boot.seconds.toFixed(1)} s`,
-        `${boot.stdout.toString()}${boot.stderr.toString()}`.split('\n').slice(-40).join('\n'),
+        `${boot.stdout.toString()}${boot.stderr.toString()}`.split('\n').slice(-60).join('\n'),
       );
     }
     for (const f of ['failures', 'attach.log', 'journal', 'detach.log', 'boot-journal']) {
