@@ -59,6 +59,7 @@ grep -qx "RootImage=$image" "$out/dropin" || fail "the drop-in does not set Root
 grep -qx "ActiveState=active" "$out/service-state" || fail "$service is not active"
 grep -qx "ExecMainStatus=0" "$out/service-state" || fail "$service did not exit 0"
 grep -qx "$marker" "$out/journal" || fail "the marker is not in $service's journal"
+grep -qx "root-fs=squashfs" "$out/journal" || fail "$service's / was not the squashfs image"
 # The image is PNAME_VERSION.raw and its os-release says PORTABLE_ID=PNAME.
 grep -qx "PORTABLE_ID=${name%_*}" "$out/journal" ||
   fail "the journal shows no PORTABLE_ID: the service did not see the image's os-release"

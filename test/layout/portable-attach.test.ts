@@ -62,7 +62,8 @@ const IMAGE_NAME = `${PNAME}_1.raw`;
 
 /**
  * A store with a unit whose ExecStart is a script run by a static busybox from a second store
- * path (so the closure must carry it), printing the marker and the os-release it sees.
+ * path (so the closure must carry it), printing the marker, the type of the file system it sees
+ * as /, and the os-release it sees.
  */
 async function makeStore(base: string, marker: string) {
   const storeDir = join(base, 'store');
@@ -76,7 +77,8 @@ async function makeStore(base: string, marker: string) {
   await mkdir(join(script, 'bin'), { recursive: true });
   await writeFile(
     join(script, 'bin', 'hello'),
-    `#!${busybox} sh\necho ${marker}\n${busybox} cat /etc/os-release\n`,
+    // The file system type of its root: squashfs when systemd mounted the image as RootImage=.
+    `#!${busybox} sh\necho ${marker}\necho "root-fs=$(${busybox} stat -f -c %T /)"\n${busybox} cat /etc/os-release\n`,
     { mode: 0o555 },
   );
   // RemainAfterExit: the service stays active, so detach --now has something to stop.
@@ -255,6 +257,8 @@ describe.skipIf(reason !== undefined && !inCI())('portablectl attach in a booted
     expect(state).toContain('ExecMainStatus=0');
     const journal = (await read('journal')).split('\n');
     expect(journal, await evidence()).toContain(marker);
+    // The kernel mounted our image as the service's root.
+    expect(journal).toContain('root-fs=squashfs');
     // What buildPortableService wrote to the image's /etc/os-release, as the service saw it.
     for (const line of ['PORTABLE_ID=hello', 'PORTABLE_PREFIXES=hello', 'ID=nixos']) {
       expect(journal).toContain(line);
