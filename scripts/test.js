@@ -17,8 +17,10 @@ const ORACLE_PACKAGES = [
   { pkg: 'squashfs-tools-ng', tools: ['sqfsdiff', 'rdsquashfs', 'gensquashfs'] },
   { pkg: 'attr', tools: ['getfattr', 'setfattr'] },
   { pkg: 'nix-bin', tools: ['nix-store', 'nix-build'] },
-  { pkg: 'systemd-container', tools: ['systemd-dissect'] },
+  { pkg: 'systemd-container', tools: ['systemd-dissect', 'systemd-nspawn'] },
   { pkg: 'busybox-static', tools: ['busybox'] },
+  // Builds the Debian root that test/layout/portable-attach.test.ts boots (cached afterwards).
+  { pkg: 'debootstrap', tools: ['debootstrap'] },
 ];
 
 const ci = isCI();
@@ -94,7 +96,8 @@ function explainPrivileges() {
   const outcome = ci ? 'FAIL' : 'be SKIPPED';
   if (!root) {
     say(
-      `not running as root: kernel-mount tests (mount -o loop,ro), trees with device nodes or ` +
+      `not running as root: kernel-mount tests (mount -o loop,ro), the booted-container ` +
+        `portablectl attach test, trees with device nodes or ` +
         `arbitrary owners, trusted.* xattrs, and owner restoration by unsquashfs need root, so ` +
         `those tests will ${outcome}, each printing its reason.`,
     );
