@@ -8,7 +8,7 @@
  * Stream positions map back to absolute image offsets: exactly for blocks stored raw, and to the
  * block header for compressed blocks (a byte inside a compressed payload has no image offset).
  */
-import type { Compressor } from '../compress/index.js';
+import type { Decompressor } from '../compress/index.js';
 import { METADATA_SIZE } from '../format/constants.js';
 import { decodeMetadataHeader, refBlock, refOffset } from '../format/metadata.js';
 import type { Superblock } from '../format/superblock.js';
@@ -22,7 +22,7 @@ export interface VerifyContext {
   /** Bytes that may be read: min(bytes_used, file size). */
   limit: number;
   blockSize: number;
-  compressor: Compressor;
+  compressor: Decompressor;
   p: ProblemList;
 }
 

@@ -12,7 +12,7 @@
  * Warnings mark what is legal but not what mksquashfs writes (nlink conventions, the root's
  * parent number, inode numbering order, unreferenced bytes, padding).
  */
-import { createCompressor, type Compressor } from '../compress/index.js';
+import { canDecompress, createDecompressor } from '../compress/index.js';
 import { SquashfsError } from '../errors.js';
 import { decodeSuperblock, SUPERBLOCK_SIZE } from '../format/superblock.js';
 import { getU64 } from '../io/bytes.js';
@@ -57,12 +57,6 @@ export interface VerifyResult {
   stats: VerifyStats;
   errors: number;
   warnings: number;
-}
-
-function compressorFor(id: number, blockSize: number): Compressor | null {
-  if (id === 1) return createCompressor({ name: 'gzip' }, blockSize);
-  if (id === 4) return createCompressor({ name: 'xz' }, blockSize);
-  return null;
 }
 
 export async function verifyImage(
@@ -132,8 +126,7 @@ async function run(
 
   // 2. Options block.
   const dataStart = await verifyOptions(sb, source, limit, p);
-  const compressor = compressorFor(sb.compression, sb.blockSize);
-  if (compressor === null) {
+  if (!canDecompress(sb.compression)) {
     p.warn(
       'verify.unsupported',
       0x14,
@@ -142,6 +135,7 @@ async function run(
     );
     return false;
   }
+  const compressor = createDecompressor(sb.compression, sb.blockSize);
   const ctx: VerifyContext = { source, sb, limit, blockSize: sb.blockSize, compressor, p };
 
   // 3. Tables and placement.
