@@ -76,6 +76,52 @@ export function decodeLz4Block(input: Uint8Array, maxOut: number): Uint8Array {
   return op === maxOut ? out : out.slice(0, op);
 }
 
+/** LZ4's end-of-block margins (lz4.c: MFLIMIT, LASTLITERALS). */
+const MFLIMIT = 12;
+const LASTLITERALS = 5;
+
+/**
+ * Why LZ4_decompress_safe, which the kernel runs with an output buffer of `capacity` bytes (the
+ * block size for data, 8192 for metadata), refuses a block this decoder accepts, or null. It
+ * needs the format's end-of-block rules relative to that buffer: a match must end at least 5
+ * bytes before its end, and literals that reach the last 12 bytes of it (or the last 8 bytes of
+ * the input) must be the block's last sequence. Call it on a block that decodes.
+ */
+export function lz4SafeDecodeProblem(input: Uint8Array, capacity: number): string | null {
+  const end = input.length;
+  let ip = 0;
+  let op = 0;
+  const extend = (n: number): number => {
+    for (;;) {
+      const b = input[ip++]!;
+      n += b;
+      if (b !== 255 || ip >= end) return n;
+    }
+  };
+  while (ip < end) {
+    const token = input[ip++]!;
+    let literals = token >>> 4;
+    if (literals === 15) literals = extend(15);
+    if (op + literals > capacity - MFLIMIT || ip + literals > end - (2 + 1 + LASTLITERALS)) {
+      if (ip + literals !== end || op + literals > capacity) {
+        return `literals ending at output byte ${op + literals} come within ${MFLIMIT} bytes of the ${capacity}-byte buffer's end (or ${2 + 1 + LASTLITERALS} of the input's) without ending the block`;
+      }
+      return null;
+    }
+    ip += literals;
+    op += literals;
+    ip += 2;
+    let length = token & 15;
+    if (length === 15) length = extend(15);
+    length += 4;
+    if (op + length > capacity - LASTLITERALS) {
+      return `a match ends at output byte ${op + length}, within the last ${LASTLITERALS} bytes of the ${capacity}-byte buffer (they must be literals)`;
+    }
+    op += length;
+  }
+  return null;
+}
+
 export class Lz4Decompressor implements Decompressor {
   readonly id = Compression.Lz4;
   readonly name = 'lz4';

@@ -20,6 +20,7 @@ import { openSource, type ImageSource } from './source.js';
 import { DataVerifier } from './verify-data.js';
 import { MetaStream, readMetaRegion, type VerifyContext } from './verify-metadata.js';
 import { ProblemLimitReached, ProblemList, type Problem } from './verify-report.js';
+import { codecLimits } from './verify-codec.js';
 import { verifyOptions, verifySuperblock } from './verify-superblock.js';
 import { verifyTables, type Tables } from './verify-tables.js';
 import { TreeVerifier, type TreeResult } from './verify-tree.js';
@@ -125,7 +126,7 @@ async function run(
   const limit = Math.min(sb.bytesUsed, source.size);
 
   // 2. Options block.
-  const dataStart = await verifyOptions(sb, source, limit, p);
+  const { dataStart, payload: optionsPayload } = await verifyOptions(sb, source, limit, p);
   if (!canDecompress(sb.compression)) {
     p.warn(
       'verify.unsupported',
@@ -136,7 +137,8 @@ async function run(
     return false;
   }
   const compressor = createDecompressor(sb.compression, sb.blockSize);
-  const ctx: VerifyContext = { source, sb, limit, blockSize: sb.blockSize, compressor, p };
+  const codec = codecLimits(sb.compression, sb.blockSize, optionsPayload);
+  const ctx: VerifyContext = { source, sb, limit, blockSize: sb.blockSize, compressor, codec, p };
 
   // 3. Tables and placement.
   const tables = await pass(p, 'lookup tables', () => verifyTables(ctx, dataStart));
