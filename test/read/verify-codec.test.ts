@@ -5,6 +5,7 @@
  * (mksquashfs/gensquashfs) and fixtures/codecs (the zstd tool).
  */
 import { readFileSync } from 'node:fs';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { crc32 } from '../../src/squashfs/compress/xz-container.js';
@@ -15,6 +16,8 @@ import { openImage } from '../../src/squashfs/read/image.js';
 import { verifyImage, type Problem, type VerifyResult } from '../../src/squashfs/read/verify.js';
 import { tree } from '../../src/squashfs/tree.js';
 import { randomBytes, textBytes } from '../helpers/edge-trees.js';
+import { makeTempDir, run } from '../helpers/fs-util.js';
+import { requireOracle, withKernelMount } from '../helpers/oracles.js';
 import { imageBytes } from './helpers.js';
 
 const FIXTURES = resolve(import.meta.dirname, '../../fixtures');
@@ -188,5 +191,57 @@ describe('option values and stored sizes in the fixture images', () => {
     expect(r.errors).toBe(0);
     // mksquashfs stores such a block raw: its lz4 image of the same tree has none.
     expectNoRule(await verifyImage(fixture('mks-lz4.sqfs')), 'metadata.expanded');
+  });
+});
+
+/**
+ * mks-lz4.sqfs with the one 16 KiB block of /data/block-exact replaced by a block of the same
+ * stored size that decodes to 16384 bytes: K literals, a match at offset 1, then `tail`
+ * literals. With tail 1 the match ends in the last 5 bytes of the buffer.
+ */
+async function lz4TailImage(tail: number): Promise<{ bytes: Buffer; block: number }> {
+  const bytes = Buffer.from(readFileSync(join(FIXTURES, 'images/mks-lz4.sqfs')));
+  const map = await mapImage(new Uint8Array(bytes));
+  const r = map.regions.find(
+    (x) => x.kind === 'data' && x.owners?.[0]?.paths[0]?.endsWith('block-exact') === true,
+  )!;
+  const ext = (n: number) => [...new Array<number>(Math.floor(n / 255)).fill(255), n % 255];
+  for (let k = 15; k < r.length; k++) {
+    const m = 16384 - tail - k;
+    const block = [0xff, ...ext(k - 15), ...new Array<number>(k).fill(0x61), 1, 0];
+    block.push(...ext(m - 4 - 15), tail << 4, ...new Array<number>(tail).fill(0x62));
+    if (block.length === r.length) {
+      bytes.set(block, r.offset);
+      return { bytes, block: r.offset };
+    }
+  }
+  throw new Error('no block of the stored size');
+}
+
+requireOracle('unsquashfs', 'mount')('codec.lz4-end against the kernel and unsquashfs', () => {
+  it('the kernel and unsquashfs refuse the block verify flags, and read its 5-literal twin', async () => {
+    const tmp = await makeTempDir('lz4-end');
+    try {
+      for (const tail of [1, 5]) {
+        const { bytes, block } = await lz4TailImage(tail);
+        const image = join(tmp.path, `tail-${tail}.sqfs`);
+        await writeFile(image, bytes);
+        const r = await verifyImage(bytes);
+        if (tail === 1) expectRule(r, 'codec.lz4-end', block);
+        else expect(show(r.problems)).toBe('');
+        const theirs = await run('unsquashfs', ['-cat', image, 'data/block-exact']);
+        expect(theirs.code === 0 && theirs.stdout.length === 16384).toBe(tail === 5);
+        const kernel = await withKernelMount(image, async (mnt) => {
+          try {
+            return (await readFile(join(mnt, 'data/block-exact'))).length;
+          } catch (err) {
+            return (err as NodeJS.ErrnoException).code;
+          }
+        });
+        expect(kernel).toBe(tail === 5 ? 16384 : 'EIO');
+      }
+    } finally {
+      await tmp.cleanup();
+    }
   });
 });
