@@ -7,9 +7,9 @@
  * /usr/bin/time, RUNS times with the tools alternating; the table gives the median wall time,
  * its throughput in corpus MB/s, and the median peak RSS.
  *
- *   npm run build && npx tsx bench/read.ts CORPUS_DIR [RUNS=3]
+ *   npm run build && npx tsx bench/read.ts CORPUS_DIR [RUNS=3] [gzip,xz,lz4,lzo,zstd]
  *
- * Writes bench/results/read.md and prints it.
+ * Writes bench/results/read.md (read-COMPRESSIONS.md for another list than gzip,xz) and prints it.
  */
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, rmSync, writeFileSync, lstatSync } from 'node:fs';
@@ -17,7 +17,13 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
-const COMPRESSIONS: Record<string, string[]> = { gzip: [], xz: ['-comp', 'xz'] };
+const COMPRESSIONS: Record<string, string[]> = {
+  gzip: [],
+  xz: ['-comp', 'xz'],
+  lz4: ['-comp', 'lz4'],
+  lzo: ['-comp', 'lzo'],
+  zstd: ['-comp', 'zstd'],
+};
 
 /** The child that reads every file through our library, as `cat` would for each. */
 const CAT_ALL = `
@@ -65,9 +71,10 @@ function regularFiles(dir: string, rel = ''): string[] {
 }
 
 function main(): void {
-  const [corpus, runsArg = '3'] = process.argv.slice(2);
-  if (!corpus) {
-    console.error('usage: npx tsx bench/read.ts CORPUS_DIR [RUNS]');
+  const [corpus, runsArg = '3', list = 'gzip,xz'] = process.argv.slice(2);
+  const names = list.split(',');
+  if (!corpus || names.some((n) => COMPRESSIONS[n] === undefined)) {
+    console.error('usage: npx tsx bench/read.ts CORPUS_DIR [RUNS] [gzip,xz,lz4,lzo,zstd]');
     process.exit(2);
   }
   const runs = Number(runsArg);
@@ -78,7 +85,8 @@ function main(): void {
   const work = mkdtempSync(path.join(tmpdir(), 'tsquashfs-read-'));
   const rows: string[] = [];
   try {
-    for (const [name, extra] of Object.entries(COMPRESSIONS)) {
+    for (const name of names) {
+      const extra = COMPRESSIONS[name]!;
       const image = path.join(work, `${name}.sqfs`);
       const made = spawnSync(
         'mksquashfs',
@@ -142,10 +150,11 @@ function main(): void {
     '|---|---|---|---|---|---|',
     ...rows,
     '',
-    `Reproduce: \`npm run build && npx tsx bench/read.ts ${corpus} ${runs}\`.`,
+    `Reproduce: \`npm run build && npx tsx bench/read.ts ${corpus} ${runs}${list === 'gzip,xz' ? '' : ` ${list}`}\`.`,
     '',
   ].join('\n');
-  writeFileSync(path.join(ROOT, 'bench/results/read.md'), md);
+  const out = list === 'gzip,xz' ? 'read.md' : `read-${names.join('-')}.md`;
+  writeFileSync(path.join(ROOT, 'bench/results', out), md);
   console.log(md);
 }
 
