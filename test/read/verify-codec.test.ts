@@ -61,8 +61,8 @@ describe('xz blocks', () => {
     expectNoRule(await verifyImage(pristine), 'codec.');
   });
 
-  it('codec.xz-dictionary: an LZMA2 dictionary larger than the kernel preallocates', async () => {
-    const copy = Buffer.from(pristine);
+  /** The block's LZMA2 dictionary set to 1 MiB (header CRC fixed); returns the prop byte's place. */
+  const bigDictionary = (copy: Buffer): number => {
     // Block header at 12: size byte, flags, two sizes, then filter 0x21, props length 1, prop.
     const headerSize = (copy[block + 12]! + 1) * 4;
     const header = copy.subarray(block + 12, block + 12 + headerSize);
@@ -72,14 +72,11 @@ describe('xz blocks', () => {
     expect(copy[propAt]).toBe(10); // 128 KiB = 2 << (10 / 2 + 11)
     copy[propAt] = 16; // 1 MiB: liblzma still decodes it, the kernel (128 KiB) does not
     header.writeUInt32LE(crc32(header.subarray(0, headerSize - 4)), headerSize - 4);
-    const r = await verifyImage(copy);
-    expectRule(r, 'codec.xz-dictionary', propAt);
-    expect(show(r.problems.filter((p) => p.rule === 'data.decompress'))).toBe('');
-  });
+    return propAt;
+  };
 
-  it('codec.xz-check: a check type other than CRC32 or none', async () => {
-    const copy = Buffer.from(pristine);
-    // Check id 2 is a reserved 4-byte check: liblzma decodes past it, the kernel refuses.
+  /** The stream's check type set to 2, a reserved 4-byte check (header and footer CRCs fixed). */
+  const reservedCheck = (copy: Buffer): void => {
     copy[block + 7] = 0x02;
     copy.writeUInt32LE(crc32(copy.subarray(block + 6, block + 8)), block + 8);
     // The stream footer repeats the flags: it ends with them and 'YZ', after its CRC32.
@@ -87,9 +84,52 @@ describe('xz blocks', () => {
     expect(footer).toBeGreaterThan(block);
     copy[footer + 9] = 0x02;
     copy.writeUInt32LE(crc32(copy.subarray(footer + 4, footer + 10)), footer);
+  };
+
+  it('codec.xz-dictionary: an LZMA2 dictionary larger than the kernel preallocates', async () => {
+    const copy = Buffer.from(pristine);
+    const propAt = bigDictionary(copy);
+    const r = await verifyImage(copy);
+    expectRule(r, 'codec.xz-dictionary', propAt);
+    expect(show(r.problems.filter((p) => p.rule === 'data.decompress'))).toBe('');
+  });
+
+  it('codec.xz-check: a check type other than CRC32 or none', async () => {
+    const copy = Buffer.from(pristine);
+    // liblzma decodes past a check it does not know; the kernel refuses it.
+    reservedCheck(copy);
     const r = await verifyImage(copy);
     expectRule(r, 'codec.xz-check', block + 7);
     expect(show(r.problems.filter((p) => p.rule === 'data.decompress'))).toBe('');
+  });
+
+  requireOracle('mount')('against the kernel', () => {
+    it('the kernel reads the pristine file and gives EIO for both patched blocks', async () => {
+      const tmp = await makeTempDir('xz-limits');
+      try {
+        const results: Record<string, number | string> = {};
+        for (const [label, edit] of [
+          ['pristine', () => {}],
+          ['dictionary', bigDictionary],
+          ['check', reservedCheck],
+        ] as const) {
+          const copy = Buffer.from(pristine);
+          edit(copy);
+          const image = join(tmp.path, `${label}.sqfs`);
+          await writeFile(image, copy);
+          results[label] = await withKernelMount(image, async (mnt) => {
+            try {
+              return (await readFile(join(mnt, 'text'))).length;
+            } catch (err) {
+              return (err as NodeJS.ErrnoException).code!;
+            }
+          });
+        }
+        expect(results).toEqual({ pristine: BS, dictionary: 'EIO', check: 'EIO' });
+      } finally {
+        await tmp.cleanup();
+      }
+    });
   });
 });
 
