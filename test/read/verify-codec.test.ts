@@ -17,7 +17,7 @@ import { verifyImage, type Problem, type VerifyResult } from '../../src/squashfs
 import { tree } from '../../src/squashfs/tree.js';
 import { randomBytes, textBytes } from '../helpers/edge-trees.js';
 import { makeTempDir, run } from '../helpers/fs-util.js';
-import { requireOracle, withKernelMount } from '../helpers/oracles.js';
+import { mksquashfs, requireOracle, withKernelMount } from '../helpers/oracles.js';
 import { imageBytes } from './helpers.js';
 
 const FIXTURES = resolve(import.meta.dirname, '../../fixtures');
@@ -280,6 +280,40 @@ requireOracle('unsquashfs', 'mount')('codec.lz4-end against the kernel and unsqu
         });
         expect(kernel).toBe(tail === 5 ? 16384 : 'EIO');
       }
+    } finally {
+      await tmp.cleanup();
+    }
+  });
+});
+
+requireOracle('mksquashfs', 'mount')('codec.xz-dictionary on a real mksquashfs image', () => {
+  it('-b 4K -Xbcj x86: the 8 KiB metadata dictionary passes the declared 4 KiB; no mount', async () => {
+    const tmp = await makeTempDir('xz-bcj-4k');
+    try {
+      const image = join(tmp.path, 'bcj.sqfs');
+      await mksquashfs([join(FIXTURES, 'demo')], image, [
+        '-quiet',
+        '-b',
+        '4K',
+        '-comp',
+        'xz',
+        '-Xbcj',
+        'x86',
+        '-mkfs-time',
+        '0',
+      ]);
+      const bytes = await readFile(image);
+      const sb = decodeSuperblock(bytes.subarray(0, 96));
+      const r = await verifyImage(bytes);
+      const hits = r.problems.filter((p) => p.rule === 'codec.xz-dictionary');
+      // The inode table's first block: its props byte, past the block's 2-byte header.
+      expect(hits.map((p) => p.structure)).toContain(`inode table block at ${sb.inodeTableStart}`);
+      const inInodeTable = hits.find((p) => p.structure.startsWith('inode table'))!;
+      expect(inInodeTable.offset).toBeGreaterThan(sb.inodeTableStart + 2);
+      expect(inInodeTable.offset).toBeLessThan(sb.inodeTableStart + 40);
+      expect(inInodeTable.message).toContain('preallocates 4096');
+      // The kernel accepts the options block but cannot read the root inode.
+      await expect(withKernelMount(image, () => 'mounted')).rejects.toThrow();
     } finally {
       await tmp.cleanup();
     }
