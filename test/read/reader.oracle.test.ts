@@ -4,94 +4,15 @@
  * content, symlink target, device number and xattr must equal what `unsquashfs` extracts from
  * the same image. Then our own `extract` must reproduce the source tree (compareTrees).
  */
-import { readFileSync, readlinkSync, lstatSync } from 'node:fs';
+import { lstatSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { main } from '../../src/cli/main.js';
-import { decodeRdev, type DeviceInode } from '../../src/squashfs/format/inode.js';
-import { openImage } from '../../src/squashfs/read/image.js';
 import { buildEdgeTree, TREE_NAMES, TREE_NEEDS, type EdgeTree } from '../helpers/edge-trees.js';
 import { makeTempDir, type TempDir } from '../helpers/fs-util.js';
 import { mksquashfs, requireOracle, unsquashfsExtract } from '../helpers/oracles.js';
-import { compareTrees, readXattrs, splitDev, walkTree } from '../helpers/tree-compare.js';
-
-const KIND: Record<string, string> = {
-  1: 'dir',
-  2: 'file',
-  3: 'symlink',
-  4: 'blockdev',
-  5: 'chardev',
-  6: 'fifo',
-  7: 'socket',
-};
-
-/** Compares what the reader sees in `image` with unsquashfs's extraction of it in `extracted`. */
-async function compareReaderWith(image: string, extracted: string): Promise<string[]> {
-  const diffs: string[] = [];
-  const onDisk = walkTree(extracted);
-  const xattrs = await readXattrs(extracted, ['user.', 'trusted.', 'security.']);
-  const seen = new Set<string>();
-  const img = await openImage(image);
-  try {
-    for await (const { path, inode } of img.walk()) {
-      const key = Buffer.from(path).toString('latin1');
-      seen.add(key);
-      const disk = onDisk.get(key);
-      const say = (what: string) => diffs.push(`${key || '/'}: ${what}`);
-      if (disk === undefined) {
-        say('read by us, not extracted by unsquashfs');
-        continue;
-      }
-      const basic = inode.type > 7 ? inode.type - 7 : inode.type;
-      if (KIND[basic] !== disk.kind) say(`kind ${KIND[basic]} vs ${disk.kind}`);
-      if ((Number(disk.st.mode) & 0o7777) !== inode.mode)
-        say(`mode ${inode.mode.toString(8)} vs ${(Number(disk.st.mode) & 0o7777).toString(8)}`);
-      const { uid, gid } = await img.owner(inode);
-      if (BigInt(uid) !== disk.st.uid || BigInt(gid) !== disk.st.gid)
-        say(`owner ${uid}:${gid} vs ${disk.st.uid}:${disk.st.gid}`);
-      if (key !== '' && BigInt(inode.mtime) !== disk.st.mtimeNs / 1_000_000_000n)
-        say(`mtime ${inode.mtime} vs ${disk.st.mtimeNs}`);
-      if (inode.kind === 'file') {
-        const parts: Uint8Array[] = [];
-        let size = 0;
-        for await (const c of img.readFile(inode)) {
-          parts.push(c);
-          size += c.length;
-        }
-        if (BigInt(size) !== disk.st.size) say(`size ${size} vs ${disk.st.size}`);
-        else if (Buffer.compare(Buffer.concat(parts), readFileSync(disk.abs)) !== 0)
-          say('contents differ');
-      }
-      if (
-        inode.kind === 'symlink' &&
-        Buffer.compare(
-          Buffer.from(img.readlink(inode)),
-          readlinkSync(disk.abs, { encoding: 'buffer' }),
-        ) !== 0
-      )
-        say('symlink target differs');
-      if (inode.kind === 'device') {
-        const ours = decodeRdev((inode as DeviceInode).rdev);
-        const theirs = splitDev(disk.st.rdev);
-        if (ours.major !== theirs.major || ours.minor !== theirs.minor)
-          say(`device ${ours.major}:${ours.minor} vs ${theirs.major}:${theirs.minor}`);
-      }
-      const ourX = new Map(
-        (await img.xattrs(inode)).map((x) => [x.name, Buffer.from(x.value).toString('hex')]),
-      );
-      const theirX = xattrs.get(key) ?? new Map<string, string>();
-      for (const name of new Set([...ourX.keys(), ...theirX.keys()])) {
-        if (ourX.get(name) !== theirX.get(name))
-          say(`xattr ${name}: ${ourX.get(name)} vs ${theirX.get(name)}`);
-      }
-    }
-  } finally {
-    await img.close();
-  }
-  for (const key of onDisk.keys())
-    if (!seen.has(key)) diffs.push(`${key}: extracted by unsquashfs, not read by us`);
-  return diffs;
-}
+import { compareTrees } from '../helpers/tree-compare.js';
+import { compareReaderWith } from './compare-reader.js';
 
 const READ_TREES = TREE_NAMES.filter((t) => t !== 'sparse-huge');
 

@@ -6,19 +6,29 @@
  * `compress` is synchronous on purpose: it runs inside worker threads in the parallel pipeline,
  * and a synchronous call per block is the simplest contract for both sides.
  */
-export interface Compressor {
-  /** Superblock compression id (1 gzip, 4 xz, ...). */
-  readonly id: number;
-  readonly name: string;
+export interface Compressor extends Decompressor {
   /**
    * Compresses one block. `kind` lets a compressor use block-type specific settings (xz only
    * tries BCJ filters on data, never on metadata, as mksquashfs).
    */
   compress(block: Uint8Array, kind: BlockKind): Uint8Array | null;
-  /** Decompresses one block; fails if the output would exceed `maxOut`. */
-  decompress(block: Uint8Array, maxOut: number): Uint8Array;
   /** Payload of the compressor-options block, or null when the options are the defaults. */
   optionsPayload(): Uint8Array | null;
+}
+
+/**
+ * The half of a codec the reader needs. lz4, lzo and zstd are read-only here: they implement
+ * only this, so the writer's Compressor contract (and the writer) does not change for them.
+ */
+export interface Decompressor {
+  /** Superblock compression id (1 gzip, 4 xz, ...). */
+  readonly id: number;
+  readonly name: string;
+  /**
+   * Decompresses one block. Never returns more than `maxOut` bytes; bad input or output past
+   * `maxOut` throws SquashfsError('CORRUPT'), never a RangeError or TypeError.
+   */
+  decompress(block: Uint8Array, maxOut: number): Uint8Array;
 }
 
 export type BlockKind = 'data' | 'metadata';

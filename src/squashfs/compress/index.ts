@@ -16,3 +16,5 @@ export function createCompressor(options: CompressionOptions, blockSize: number)
 }
 
 export type { Compressor, CompressionOptions } from './compressor.js';
+export type { Decompressor } from './compressor.js';
+export { canDecompress, createDecompressor } from './decompressors.js';

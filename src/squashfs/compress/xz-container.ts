@@ -254,3 +254,59 @@ export function encodeXzStream(
   }
   return out;
 }
+
+// ---- reading the headers back (the verifier's codec limits, format page §4) ----
+
+/** What the stream header and the first block header of an .xz stream declare. */
+export interface XzHeaders {
+  /** Stream Flags check id: 0 none, 1 CRC32, 4 CRC64, 10 SHA-256. */
+  check: number;
+  /** The first block's filter chain, in order, each with the position of its id byte. */
+  filters: { id: number; props: Uint8Array; at: number }[];
+}
+
+/** The dictionary an LZMA2 property byte declares, or null for values past 40. */
+export function lzma2DictSize(prop: number): number | null {
+  if (prop > 40) return null;
+  return prop === 40 ? 0xffffffff : (2 + (prop & 1)) * 2 ** ((prop >> 1) + 11);
+}
+
+/**
+ * Parses the stream header and the first block header. Returns a string saying what is wrong
+ * when they are not there or do not parse; the CRCs are the decoder's business.
+ */
+export function parseXzHeaders(s: Uint8Array): XzHeaders | string {
+  if (s.length < 12 + 2 || HEADER_MAGIC.some((b, i) => s[i] !== b)) {
+    return 'no .xz stream header';
+  }
+  const check = s[7]! & 0x0f;
+  const size = s[12]!;
+  if (size === 0) return 'the stream has no block';
+  const end = 12 + (size + 1) * 4;
+  if (end > s.length) return 'the block header is cut off';
+  let at = 13;
+  const flags = s[at++]!;
+  const vli = (): number | null => {
+    let n = 0;
+    for (let i = 0; i < 9 && at < end; i++) {
+      const b = s[at++]!;
+      n += (b & 0x7f) * 2 ** (7 * i);
+      if ((b & 0x80) === 0) return n;
+    }
+    return null;
+  };
+  if ((flags & 0x40) !== 0 && vli() === null) return 'bad compressed size in the block header';
+  if ((flags & 0x80) !== 0 && vli() === null) return 'bad uncompressed size in the block header';
+  const filters: XzHeaders['filters'] = [];
+  for (let i = 0; i <= (flags & 3); i++) {
+    const idAt = at;
+    const id = vli();
+    const n = vli();
+    if (id === null || n === null || at + n > end - CHECK_SIZE) {
+      return 'bad filter flags in the block header';
+    }
+    filters.push({ id, props: s.subarray(at, at + n), at: idAt });
+    at += n;
+  }
+  return { check, filters };
+}

@@ -22,7 +22,7 @@
  * always add up to the file size. Nothing here throws on a damaged image once the superblock
  * magic is right: what cannot be read is reported as a problem and left unclaimed.
  */
-import { createCompressor, type Compressor } from '../compress/index.js';
+import { canDecompress, createDecompressor, type Decompressor } from '../compress/index.js';
 import { SquashfsError } from '../errors.js';
 import {
   COMPRESSION_NAMES,
@@ -197,7 +197,7 @@ class Mapper {
   constructor(
     readonly source: ImageSource,
     readonly sb: Superblock,
-    readonly compressor: Compressor | null,
+    readonly compressor: Decompressor | null,
   ) {
     this.limit = Math.min(sb.bytesUsed, source.size);
   }
@@ -465,10 +465,9 @@ async function mapSource(source: ImageSource, input: string | Uint8Array): Promi
     );
   }
   const compression = COMPRESSION_NAMES[sb.compression] ?? `id ${sb.compression}`;
-  let compressor: Compressor | null = null;
-  if (sb.compression === 1 || sb.compression === 4) {
-    compressor = createCompressor({ name: sb.compression === 1 ? 'gzip' : 'xz' }, sb.blockSize);
-  }
+  const compressor = canDecompress(sb.compression)
+    ? createDecompressor(sb.compression, sb.blockSize)
+    : null;
   const m = new Mapper(source, sb, compressor);
   if (compressor === null) {
     m.problem(

@@ -48,7 +48,7 @@ import {
 } from '../format/tables.js';
 import { ByteReader } from '../io/bytes.js';
 import type { Xattr } from '../tree.js';
-import type { Compressor } from '../compress/index.js';
+import type { Decompressor } from '../compress/index.js';
 import { MetadataReader } from './metadata-reader.js';
 import { loadSuperblock } from './superblock.js';
 import { openSource, type ImageSource } from './source.js';
@@ -221,7 +221,7 @@ export class SquashfsImage {
         : undefined;
   }
 
-  readonly compressor: Compressor;
+  readonly compressor: Decompressor;
 
   static async open(source: ImageSource): Promise<SquashfsImage> {
     try {

@@ -8,7 +8,7 @@
  * (`pos + 2 + on-disk length`). Every loop advances by at least one byte of a bounded table or
  * throws, and a cursor allocates only as much as it has really read.
  */
-import type { Compressor } from '../compress/index.js';
+import type { Decompressor } from '../compress/index.js';
 import { SquashfsError } from '../errors.js';
 import { METADATA_SIZE } from '../format/constants.js';
 import { decodeMetadataHeader, refBlock, refOffset } from '../format/metadata.js';
@@ -26,7 +26,7 @@ export class MetadataReader {
 
   constructor(
     private readonly source: ImageSource,
-    private readonly compressor: Compressor,
+    private readonly compressor: Decompressor,
     /** Absolute position block positions are relative to. */
     readonly tableStart: number,
     /** Absolute end no block may pass (bytes_used, or the next table). */

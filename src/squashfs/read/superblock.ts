@@ -3,7 +3,7 @@
  * it names. The checks are the ones the reader relies on to stay in bounds; the full rule set
  * (table order and exact ends) is the verifier's.
  */
-import { createCompressor, type Compressor } from '../compress/index.js';
+import { createDecompressor, type Decompressor } from '../compress/index.js';
 import { SquashfsError } from '../errors.js';
 import {
   COMPRESSION_NAMES,
@@ -19,14 +19,11 @@ import { decodeMetadataHeader, refOffset } from '../format/metadata.js';
 import { decodeSuperblock, SUPERBLOCK_SIZE, type Superblock } from '../format/superblock.js';
 import type { ImageSource } from './source.js';
 
-/** The compressors this reader can decode, by superblock id. */
-const SUPPORTED: Record<number, 'gzip' | 'xz'> = { 1: 'gzip', 4: 'xz' };
-
 export interface LoadedSuperblock {
   superblock: Superblock;
   /** Payload of the compressor-options block (flag 0x0400), or null. */
   compressorOptions: Uint8Array | null;
-  compressor: Compressor;
+  compressor: Decompressor;
   compressionName: string;
 }
 
@@ -50,12 +47,7 @@ export async function loadSuperblock(source: ImageSource): Promise<LoadedSuperbl
   const sb = await readSuperblock(source);
   checkSuperblock(sb, source.size);
   const name = COMPRESSION_NAMES[sb.compression] ?? `id ${sb.compression}`;
-  const supported = SUPPORTED[sb.compression];
-  if (supported === undefined) {
-    throw new SquashfsError('UNSUPPORTED', `compression ${name} is not supported yet`, {
-      offset: 0x14,
-    });
-  }
+  const compressor = createDecompressor(sb.compression, sb.blockSize);
   let compressorOptions: Uint8Array | null = null;
   if ((sb.flags & Flags.COMPRESSOR_OPTIONS) !== 0) {
     const at = SUPERBLOCK_SIZE;
@@ -67,9 +59,6 @@ export async function loadSuperblock(source: ImageSource): Promise<LoadedSuperbl
     }
     compressorOptions = await source.read(at + 2, length, 'compressor options', sb.bytesUsed);
   }
-  // Decompression does not depend on the options (dictionary size, BCJ filters and gzip
-  // settings are all in the streams themselves), so the default compressor reads every image.
-  const compressor = createCompressor({ name: supported }, sb.blockSize);
   return { superblock: sb, compressorOptions, compressor, compressionName: name };
 }
 

@@ -8,6 +8,7 @@
 import { DATA_SIZE_MASK, DATA_UNCOMPRESSED, InodeType, NO_INDEX } from '../format/constants.js';
 import type { FileInode } from '../format/inode.js';
 import { getU64 } from '../io/bytes.js';
+import { codecProblems } from './verify-codec.js';
 import type { MetaStream, VerifyContext } from './verify-metadata.js';
 import type { LookupTableData } from './verify-tables.js';
 import type { TreeResult } from './verify-tree.js';
@@ -48,6 +49,8 @@ export class DataVerifier {
     else {
       try {
         length = this.ctx.compressor.decompress(bytes, this.ctx.blockSize).length;
+        for (const c of codecProblems(this.ctx.codec, bytes, this.ctx.blockSize))
+          this.ctx.p.error(c.rule, position + c.at, structure, c.message);
       } catch (err) {
         this.ctx.p.error(
           rule,

@@ -8,7 +8,8 @@
  * Stream positions map back to absolute image offsets: exactly for blocks stored raw, and to the
  * block header for compressed blocks (a byte inside a compressed payload has no image offset).
  */
-import type { Compressor } from '../compress/index.js';
+import type { Decompressor } from '../compress/index.js';
+import { codecProblems, type CodecLimits } from './verify-codec.js';
 import { METADATA_SIZE } from '../format/constants.js';
 import { decodeMetadataHeader, refBlock, refOffset } from '../format/metadata.js';
 import type { Superblock } from '../format/superblock.js';
@@ -22,7 +23,9 @@ export interface VerifyContext {
   /** Bytes that may be read: min(bytes_used, file size). */
   limit: number;
   blockSize: number;
-  compressor: Compressor;
+  compressor: Decompressor;
+  /** The kernel's codec limits for this image (verify-codec.ts). */
+  codec: CodecLimits;
   p: ProblemList;
 }
 
@@ -195,6 +198,18 @@ export async function readMetaBlock(
     const data = ctx.compressor.decompress(payload, METADATA_SIZE);
     if (data.length === 0) {
       ctx.p.error('metadata.block-size', pos, structure, 'the block decompresses to 0 bytes');
+    }
+    for (const c of codecProblems(ctx.codec, payload, METADATA_SIZE))
+      ctx.p.error(c.rule, pos + 2 + c.at, structure, c.message);
+    if (length > data.length) {
+      // unsquashfs's read_block refuses a lookup-table block stored in more bytes than it holds
+      // (c_byte > expected); the kernel reads it. mksquashfs stores such a block raw.
+      ctx.p.warn(
+        'metadata.expanded',
+        pos,
+        structure,
+        `the block is stored compressed in ${length} bytes but holds ${data.length}: unsquashfs 4.5.1 refuses such a block in a lookup table; store it raw`,
+      );
     }
     return { onDisk: length, raw, data };
   } catch (err) {

@@ -145,13 +145,20 @@ export function verifySuperblock(sb: Superblock, fileSize: number, p: ProblemLis
 /** Expected payload length of each compressor's options (§3). */
 const OPTIONS_LENGTH: Record<number, number> = { 1: 8, 3: 8, 4: 8, 5: 8, 6: 4 };
 
-/** Checks the options block; returns the position where the data area starts. */
+export interface OptionsResult {
+  /** Where the data area starts. */
+  dataStart: number;
+  /** The payload when it is raw and of the compressor's length, else null. */
+  payload: Uint8Array | null;
+}
+
+/** Checks the options block. */
 export async function verifyOptions(
   sb: Superblock,
   source: ImageSource,
   limit: number,
   p: ProblemList,
-): Promise<number> {
+): Promise<OptionsResult> {
   const at = SUPERBLOCK_SIZE;
   const structure = `compressor options block at ${at}`;
   const present = (sb.flags & Flags.COMPRESSOR_OPTIONS) !== 0;
@@ -164,11 +171,11 @@ export async function verifyOptions(
         'lz4 images need a compressor options block (flag 0x0400); the kernel refuses to mount',
       );
     }
-    return at;
+    return { dataStart: at, payload: null };
   }
   if (at + 2 > limit) {
     p.error('options.bounds', at, structure, 'the options block lies past bytes_used');
-    return at;
+    return { dataStart: at, payload: null };
   }
   const header = await source.read(at, 2, 'compressor options header');
   const word = header[0]! | (header[1]! << 8);
@@ -183,7 +190,7 @@ export async function verifyOptions(
   }
   if (length === 0 || at + 2 + length > limit) {
     p.error('options.bounds', at, structure, `the ${length}-byte block does not fit the image`);
-    return at;
+    return { dataStart: at, payload: null };
   }
   const payload = await source.read(at + 2, length, 'compressor options');
   const view = new DataView(payload.buffer, payload.byteOffset, payload.byteLength);
@@ -195,7 +202,7 @@ export async function verifyOptions(
       structure,
       `compression ${COMPRESSION_NAMES[sb.compression] ?? sb.compression} has no options block`,
     );
-    return at + 2 + length;
+    return { dataStart: at + 2 + length, payload: null };
   }
   // lz4 in squashfs-tools master may write a 12-byte payload; the kernel reads the first 8.
   if (length !== expected && !(sb.compression === 5 && length === 12)) {
@@ -205,11 +212,13 @@ export async function verifyOptions(
       structure,
       `${length}-byte payload, ${COMPRESSION_NAMES[sb.compression]} options are ${expected} bytes`,
     );
-    return at + 2 + length;
+    return { dataStart: at + 2 + length, payload: null };
   }
-  if (!raw) return at + 2 + length;
+  if (!raw) return { dataStart: at + 2 + length, payload: null };
   const bad = (rule: string, off: number, message: string) =>
     p.error(rule, at + 2 + off, structure, message);
+  const warnAt = (rule: string, off: number, message: string) =>
+    p.warn(rule, at + 2 + off, structure, message);
   switch (sb.compression) {
     case 1: {
       const level = view.getUint32(0, true);
@@ -241,8 +250,35 @@ export async function verifyOptions(
       const version = view.getUint32(0, true);
       if (version !== 1)
         bad('options.value', 0, `lz4 version ${version}, the kernel requires 1 to mount`);
+      const flags = view.getUint32(4, true);
+      // The kernel reads only the version; these are what mksquashfs accepts (0x1 = -Xhc).
+      if ((flags & ~1) !== 0)
+        warnAt('options.value', 4, `lz4 flags 0x${flags.toString(16)} have unknown bits`);
+      break;
+    }
+    case 6: {
+      const level = view.getUint32(0, true);
+      if (level < 1 || level > 22)
+        warnAt('options.value', 0, `zstd level ${level} is not 1..22 (the kernel ignores it)`);
+      break;
+    }
+    case 3: {
+      const algorithm = view.getUint32(0, true);
+      const level = view.getUint32(4, true);
+      if (algorithm > 4)
+        warnAt(
+          'options.value',
+          0,
+          `lzo algorithm ${algorithm} is not 0..4 (the kernel ignores it)`,
+        );
+      else if (algorithm === 4 ? level < 1 || level > 9 : level !== 0)
+        warnAt(
+          'options.value',
+          4,
+          `lzo level ${level}: mksquashfs writes 1..9 for lzo1x_999 and 0 for the others`,
+        );
       break;
     }
   }
-  return at + 2 + length;
+  return { dataStart: at + 2 + length, payload };
 }

@@ -12,7 +12,7 @@
  * Warnings mark what is legal but not what mksquashfs writes (nlink conventions, the root's
  * parent number, inode numbering order, unreferenced bytes, padding).
  */
-import { createCompressor, type Compressor } from '../compress/index.js';
+import { canDecompress, createDecompressor } from '../compress/index.js';
 import { SquashfsError } from '../errors.js';
 import { decodeSuperblock, SUPERBLOCK_SIZE } from '../format/superblock.js';
 import { getU64 } from '../io/bytes.js';
@@ -20,6 +20,7 @@ import { openSource, type ImageSource } from './source.js';
 import { DataVerifier } from './verify-data.js';
 import { MetaStream, readMetaRegion, type VerifyContext } from './verify-metadata.js';
 import { ProblemLimitReached, ProblemList, type Problem } from './verify-report.js';
+import { codecLimits } from './verify-codec.js';
 import { verifyOptions, verifySuperblock } from './verify-superblock.js';
 import { verifyTables, type Tables } from './verify-tables.js';
 import { TreeVerifier, type TreeResult } from './verify-tree.js';
@@ -57,12 +58,6 @@ export interface VerifyResult {
   stats: VerifyStats;
   errors: number;
   warnings: number;
-}
-
-function compressorFor(id: number, blockSize: number): Compressor | null {
-  if (id === 1) return createCompressor({ name: 'gzip' }, blockSize);
-  if (id === 4) return createCompressor({ name: 'xz' }, blockSize);
-  return null;
 }
 
 export async function verifyImage(
@@ -131,9 +126,8 @@ async function run(
   const limit = Math.min(sb.bytesUsed, source.size);
 
   // 2. Options block.
-  const dataStart = await verifyOptions(sb, source, limit, p);
-  const compressor = compressorFor(sb.compression, sb.blockSize);
-  if (compressor === null) {
+  const { dataStart, payload: optionsPayload } = await verifyOptions(sb, source, limit, p);
+  if (!canDecompress(sb.compression)) {
     p.warn(
       'verify.unsupported',
       0x14,
@@ -142,7 +136,9 @@ async function run(
     );
     return false;
   }
-  const ctx: VerifyContext = { source, sb, limit, blockSize: sb.blockSize, compressor, p };
+  const compressor = createDecompressor(sb.compression, sb.blockSize);
+  const codec = codecLimits(sb.compression, sb.blockSize, optionsPayload);
+  const ctx: VerifyContext = { source, sb, limit, blockSize: sb.blockSize, compressor, codec, p };
 
   // 3. Tables and placement.
   const tables = await pass(p, 'lookup tables', () => verifyTables(ctx, dataStart));
