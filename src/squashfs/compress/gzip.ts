@@ -3,8 +3,13 @@
  * the kernel rejects both (format page §4).
  *
  * Engines, measured on this machine kind (128 KiB blocks of /usr/bin/node, level 9):
- * - pako (default): 4.3 MB/s, ratio .4067, output identical to stock zlib 1.2.13, which is what
- *   mksquashfs links, so images match mksquashfs byte for byte, on any machine.
+ * - native (default when available): the system's zlib called through native/tsquashfs_native.c
+ *   the way mksquashfs calls it; same speed per core as mksquashfs, and used only if its output
+ *   equals pako's on a self-test sample (see native.ts), so the bytes are pako's.
+ * - libdeflate (opt-in): the system's libdeflate through the same addon; not zlib's bytes, but
+ *   smaller streams, faster (bench/engines.ts). Any inflater, the kernel's too, decodes them.
+ * - pako (default otherwise): 4.3 MB/s, ratio .4067, output identical to stock zlib 1.2.13, which
+ *   is what mksquashfs links, so images match mksquashfs byte for byte, on any machine.
  * - node:zlib: 19.3 MB/s, ratio .4127; Chromium's zlib fork, whose output differs from stock zlib
  *   and can change between Node versions.
  * - fflate (the dependency first named for this): 6.4 MB/s, ratio .4168, and it cannot set the
@@ -15,7 +20,14 @@ import zlib from 'node:zlib';
 import pako from 'pako';
 import { Compression } from '../format/constants.js';
 import { SquashfsError } from '../errors.js';
-import type { Compressor, GzipOptions, GzipStrategy } from './compressor.js';
+import type { Compressor, GzipEngine, GzipOptions, GzipStrategy } from './compressor.js';
+import {
+  bytesEqual,
+  loadNative,
+  nativeUnavailableReason,
+  selfTestSample,
+  verified,
+} from './native.js';
 
 const STRATEGY_BITS: Record<GzipStrategy, number> = {
   default: 0x01,
@@ -32,19 +44,50 @@ const ZLIB_STRATEGY: Record<GzipStrategy, number> = {
   fixed: zlib.constants.Z_FIXED,
 };
 
+/** Whether the native engine's zlib writes pako's (stock zlib's) bytes: checked once per thread. */
+const nativeZlibMatchesPako = verified(() => {
+  const native = loadNative();
+  if (!native?.zlibVersion) return false;
+  const sample = selfTestSample();
+  return [ZLIB_STRATEGY.default, ZLIB_STRATEGY.filtered].every((strategy) =>
+    bytesEqual(
+      native.deflate(sample, 9, 15, 8, strategy),
+      pako.deflate(sample, { level: 9, windowBits: 15, memLevel: 8, strategy }),
+    ),
+  );
+});
+
+/** Whether engine 'native' can be used here (built, loadable, and writes stock zlib's bytes). */
+export function nativeGzipAvailable(): boolean {
+  return nativeZlibMatchesPako();
+}
+
+/** Whether libdeflate is there and its stream of the sample inflates back to the sample. */
+const libdeflateWorks = verified(() => {
+  const native = loadNative();
+  if (!native?.libdeflate) return false;
+  const sample = selfTestSample();
+  return bytesEqual(zlib.inflateSync(native.libdeflateZlib(sample, 9)), sample);
+});
+
+/** Whether engine 'libdeflate' can be used here. */
+export function libdeflateGzipAvailable(): boolean {
+  return libdeflateWorks();
+}
+
 export class GzipCompressor implements Compressor {
   readonly id = Compression.Gzip;
   readonly name = 'gzip';
   readonly level: number;
   readonly windowBits: number;
   readonly strategies: GzipStrategy[];
-  readonly engine: 'pako' | 'node';
+  readonly engine: GzipEngine;
   /** Bits of the strategies named by the user; 0 when none were (then only 'default' runs). */
   private readonly strategyMask: number;
 
   constructor(options: Omit<GzipOptions, 'name'> = {}) {
     this.level = options.level ?? 9;
-    this.engine = options.engine ?? 'pako';
+    this.engine = options.engine ?? (nativeZlibMatchesPako() ? 'native' : 'pako');
     this.windowBits = options.windowBits ?? 15;
     this.strategies = options.strategies?.length ? [...new Set(options.strategies)] : ['default'];
     this.strategyMask = (options.strategies ?? []).reduce((m, s) => m | STRATEGY_BITS[s], 0);
@@ -60,6 +103,29 @@ export class GzipCompressor implements Compressor {
         `gzip window size must be 8 to 15, got ${this.windowBits}`,
       );
     }
+    if (this.engine === 'libdeflate') {
+      if (!libdeflateWorks()) {
+        throw new SquashfsError(
+          'INVALID_ARGUMENT',
+          `gzip engine 'libdeflate' is not available: ${loadNative() ? 'the system has no working libdeflate.so.0 (Debian package libdeflate0)' : nativeUnavailableReason}`,
+        );
+      }
+      if (this.windowBits !== 15 || this.strategies.some((s) => s !== 'default')) {
+        throw new SquashfsError(
+          'INVALID_ARGUMENT',
+          `gzip engine 'libdeflate' has only a 32 KiB window and the default strategy`,
+        );
+      }
+    }
+    if (this.engine === 'native' && !nativeZlibMatchesPako()) {
+      const native = loadNative();
+      throw new SquashfsError(
+        'INVALID_ARGUMENT',
+        native
+          ? `gzip engine 'native': the system zlib ${native.zlibVersion ?? '(not found)'} does not write stock zlib's bytes`
+          : `gzip engine 'native' is not available: ${nativeUnavailableReason}`,
+      );
+    }
   }
 
   compress(block: Uint8Array): Uint8Array | null {
@@ -73,7 +139,13 @@ export class GzipCompressor implements Compressor {
         strategy: ZLIB_STRATEGY[strategy],
       };
       const out =
-        this.engine === 'pako' ? pako.deflate(block, settings) : zlib.deflateSync(block, settings);
+        this.engine === 'libdeflate'
+          ? loadNative()!.libdeflateZlib(block, this.level)
+          : this.engine === 'native'
+            ? loadNative()!.deflate(block, this.level, settings.windowBits, 8, settings.strategy)
+            : this.engine === 'pako'
+              ? pako.deflate(block, settings)
+              : zlib.deflateSync(block, settings);
       if (best === null || out.length < best.length) best = out;
     }
     return best !== null && best.length < block.length ? best : null;
