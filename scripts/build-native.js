@@ -55,15 +55,18 @@ function nodedirArgs() {
   return existsSync(path.join(prefix, 'include/node/node_api.h')) ? [`--nodedir=${prefix}`] : [];
 }
 
-function gypRebuild(cwd, env) {
+/** A build that hangs (say, node-gyp fetching headers through a black-holed network) is cut off. */
+function gypRebuild(cwd, env, timeoutMinutes) {
   const [cmd, ...pre] = nodeGyp();
   const r = spawnSync(cmd, [...pre, 'rebuild', ...nodedirArgs()], {
     cwd,
     env: { ...process.env, ...env },
     encoding: 'utf8',
     maxBuffer: 64 << 20,
+    timeout: timeoutMinutes * 60_000,
+    killSignal: 'SIGKILL',
   });
-  const log = `${r.stdout ?? ''}${r.stderr ?? ''}${r.error ? String(r.error) : ''}`;
+  const log = `${r.stdout ?? ''}${r.stderr ?? ''}${r.error ? `\nerror: ${String(r.error)}` : ''}`;
   return { ok: r.status === 0, log };
 }
 
@@ -76,8 +79,13 @@ function probe(code) {
   return r.status === 0 ? r.stdout.trim() : null;
 }
 
-function lastLines(log, n = 3) {
-  return log.trim().split('\n').slice(-n).join(' | ');
+/** The first informative error lines of a build log (not node-gyp's stack and version footer). */
+function lastLines(log, n = 2) {
+  const noise =
+    /gyp ERR! (stack|System|command|cwd|node -v|node-gyp -v|not ok)|^\s*(at |File |raise )/;
+  const lines = log.split('\n').filter((l) => l.trim() && !noise.test(l));
+  const errors = lines.filter((l) => /error|not found|no such file|ERR!/i.test(l));
+  return (errors.length ? errors.slice(0, n) : lines.slice(-n)).map((l) => l.trim()).join(' | ');
 }
 
 // ---- 1. the addon ----
@@ -85,7 +93,7 @@ const nativeDir = path.join(root, 'native');
 const addon = path.join(nativeDir, 'build/Release/tsquashfs_native.node');
 {
   const t = Date.now();
-  const { ok, log } = gypRebuild(nativeDir, {});
+  const { ok, log } = gypRebuild(nativeDir, {}, 5);
   const versions = ok
     ? probe(
         `const n=require(${JSON.stringify(addon)});if(!n.zlibVersion)process.exit(1);console.log('zlib '+n.zlibVersion)`,
@@ -154,7 +162,7 @@ const want = existsSync(prebuilt) ? sampleHash(prebuilt) : null;
 say('rebuilding lzma-native from its bundled xz source with -O2 (about a minute)...');
 const t = Date.now();
 const cflags = `-O2 ${process.env.CFLAGS ?? ''}`.trim();
-const { ok, log } = gypRebuild(lzmaDir, { CFLAGS: cflags });
+const { ok, log } = gypRebuild(lzmaDir, { CFLAGS: cflags }, 20);
 const built = path.join(lzmaDir, 'build/Release/lzma_native.node');
 const got = ok && existsSync(built) ? sampleHash(built) : null;
 if (got && (want === null || got === want)) {
