@@ -2,18 +2,20 @@
  * gzip (id 1): each block is a zlib stream (RFC 1950), never a gzip member and never raw deflate;
  * the kernel rejects both (format page §4).
  *
- * Engines, measured on this machine kind (128 KiB blocks of /usr/bin/node, level 9):
- * - native (default when available): the system's zlib called through native/tsquashfs_native.c
- *   the way mksquashfs calls it; same speed per core as mksquashfs, and used only if its output
- *   equals pako's on a self-test sample (see native.ts), so the bytes are pako's.
- * - libdeflate (opt-in): the system's libdeflate through the same addon; not zlib's bytes, but
- *   smaller streams, faster (bench/engines.ts). Any inflater, the kernel's too, decodes them.
- * - pako (default otherwise): 4.3 MB/s, ratio .4067, output identical to stock zlib 1.2.13, which
- *   is what mksquashfs links, so images match mksquashfs byte for byte, on any machine.
- * - node:zlib: 19.3 MB/s, ratio .4127; Chromium's zlib fork, whose output differs from stock zlib
- *   and can change between Node versions.
- * - fflate (the dependency first named for this): 6.4 MB/s, ratio .4168, and it cannot set the
- *   window size or the deflate strategies that -Xwindow-size and -Xstrategy need.
+ * Engines (bench/engines.ts: level 9, 128 KiB blocks, CPU time per core relative to the system
+ * zlib 1.2.13 called from C as mksquashfs calls it; binaries / text):
+ * - native (default when available): that same system zlib, called through
+ *   native/tsquashfs_native.c the way mksquashfs calls it: 0.92 / 0.79 (on par), identical
+ *   bytes. Used only if its output equals pako's on a self-test sample (native.ts), so the
+ *   bytes never depend on which of the two runs.
+ * - pako (default otherwise): 1.53 / 1.53, output identical to stock zlib 1.2.13, which is what
+ *   mksquashfs links, so images match mksquashfs byte for byte, on any machine.
+ * - node:zlib: 0.76 / 0.60 but 1.8% / 0.2% larger; Chromium's zlib fork, whose output differs
+ *   from stock zlib and can change between Node versions (memLevel 9 is no smaller).
+ * - libdeflate (opt-in): the system's libdeflate through the addon: 0.32 / 0.50 at level 9 and
+ *   1.4% / 0.3% smaller than zlib, but not zlib's bytes. Any inflater (the kernel's) decodes it.
+ * - fflate (the dependency first named for this): cannot set the window size or the deflate
+ *   strategies that -Xwindow-size and -Xstrategy need, and is slower than node:zlib.
  * Decompression always uses node:zlib (any correct inflater gives the same bytes).
  */
 import zlib from 'node:zlib';

@@ -35,7 +35,7 @@ export interface NativeAddon {
 }
 
 const require = createRequire(import.meta.url);
-/** The package root: this file is src/squashfs/compress/native.ts or dist/squashfs/compress/native.js. */
+/** The package root: this file is {src,dist}/squashfs/compress/native.{ts,js}. */
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 export const NATIVE_ADDON_PATH = path.join(ROOT, 'native/build/Release/tsquashfs_native.node');
 
