@@ -2,20 +2,34 @@
  * gzip (id 1): each block is a zlib stream (RFC 1950), never a gzip member and never raw deflate;
  * the kernel rejects both (format page §4).
  *
- * Engines, measured on this machine kind (128 KiB blocks of /usr/bin/node, level 9):
- * - pako (default): 4.3 MB/s, ratio .4067, output identical to stock zlib 1.2.13, which is what
+ * Engines (bench/engines.ts: level 9, 128 KiB blocks, CPU time per core relative to the system
+ * zlib 1.2.13 called from C as mksquashfs calls it; binaries / text):
+ * - native (default when available): that same system zlib, called through
+ *   native/tsquashfs_native.c the way mksquashfs calls it: 0.92 / 0.79 (on par), identical
+ *   bytes. Used only if its output equals pako's on a self-test sample (native.ts), so the
+ *   bytes never depend on which of the two runs.
+ * - pako (default otherwise): 1.53 / 1.53, output identical to stock zlib 1.2.13, which is what
  *   mksquashfs links, so images match mksquashfs byte for byte, on any machine.
- * - node:zlib: 19.3 MB/s, ratio .4127; Chromium's zlib fork, whose output differs from stock zlib
- *   and can change between Node versions.
- * - fflate (the dependency first named for this): 6.4 MB/s, ratio .4168, and it cannot set the
- *   window size or the deflate strategies that -Xwindow-size and -Xstrategy need.
+ * - node:zlib: 0.76 / 0.60 but 1.8% / 0.2% larger; Chromium's zlib fork, whose output differs
+ *   from stock zlib and can change between Node versions (memLevel 9 is no smaller).
+ * - libdeflate (opt-in): the system's libdeflate through the addon: 0.32 / 0.50 at level 9 and
+ *   1.4% / 0.3% smaller than zlib, but not zlib's bytes. Any inflater (the kernel's) decodes it.
+ * - fflate (the dependency first named for this): cannot set the window size or the deflate
+ *   strategies that -Xwindow-size and -Xstrategy need, and is slower than node:zlib.
  * Decompression always uses node:zlib (any correct inflater gives the same bytes).
  */
 import zlib from 'node:zlib';
 import pako from 'pako';
 import { Compression } from '../format/constants.js';
 import { SquashfsError } from '../errors.js';
-import type { Compressor, GzipOptions, GzipStrategy } from './compressor.js';
+import type { Compressor, GzipEngine, GzipOptions, GzipStrategy } from './compressor.js';
+import {
+  bytesEqual,
+  loadNative,
+  nativeUnavailableReason,
+  selfTestSample,
+  verified,
+} from './native.js';
 
 const STRATEGY_BITS: Record<GzipStrategy, number> = {
   default: 0x01,
@@ -32,19 +46,50 @@ const ZLIB_STRATEGY: Record<GzipStrategy, number> = {
   fixed: zlib.constants.Z_FIXED,
 };
 
+/** Whether the native engine's zlib writes pako's (stock zlib's) bytes: checked once per thread. */
+const nativeZlibMatchesPako = verified(() => {
+  const native = loadNative();
+  if (!native?.zlibVersion) return false;
+  const sample = selfTestSample();
+  return [ZLIB_STRATEGY.default, ZLIB_STRATEGY.filtered].every((strategy) =>
+    bytesEqual(
+      native.deflate(sample, 9, 15, 8, strategy),
+      pako.deflate(sample, { level: 9, windowBits: 15, memLevel: 8, strategy }),
+    ),
+  );
+});
+
+/** Whether engine 'native' can be used here (built, loadable, and writes stock zlib's bytes). */
+export function nativeGzipAvailable(): boolean {
+  return nativeZlibMatchesPako();
+}
+
+/** Whether libdeflate is there and its stream of the sample inflates back to the sample. */
+const libdeflateWorks = verified(() => {
+  const native = loadNative();
+  if (!native?.libdeflate) return false;
+  const sample = selfTestSample();
+  return bytesEqual(zlib.inflateSync(native.libdeflateZlib(sample, 9)), sample);
+});
+
+/** Whether engine 'libdeflate' can be used here. */
+export function libdeflateGzipAvailable(): boolean {
+  return libdeflateWorks();
+}
+
 export class GzipCompressor implements Compressor {
   readonly id = Compression.Gzip;
   readonly name = 'gzip';
   readonly level: number;
   readonly windowBits: number;
   readonly strategies: GzipStrategy[];
-  readonly engine: 'pako' | 'node';
+  readonly engine: GzipEngine;
   /** Bits of the strategies named by the user; 0 when none were (then only 'default' runs). */
   private readonly strategyMask: number;
 
   constructor(options: Omit<GzipOptions, 'name'> = {}) {
     this.level = options.level ?? 9;
-    this.engine = options.engine ?? 'pako';
+    this.engine = options.engine ?? (nativeZlibMatchesPako() ? 'native' : 'pako');
     this.windowBits = options.windowBits ?? 15;
     this.strategies = options.strategies?.length ? [...new Set(options.strategies)] : ['default'];
     this.strategyMask = (options.strategies ?? []).reduce((m, s) => m | STRATEGY_BITS[s], 0);
@@ -60,6 +105,29 @@ export class GzipCompressor implements Compressor {
         `gzip window size must be 8 to 15, got ${this.windowBits}`,
       );
     }
+    if (this.engine === 'libdeflate') {
+      if (!libdeflateWorks()) {
+        throw new SquashfsError(
+          'INVALID_ARGUMENT',
+          `gzip engine 'libdeflate' is not available: ${loadNative() ? 'the system has no working libdeflate.so.0 (Debian package libdeflate0)' : nativeUnavailableReason}`,
+        );
+      }
+      if (this.windowBits !== 15 || this.strategies.some((s) => s !== 'default')) {
+        throw new SquashfsError(
+          'INVALID_ARGUMENT',
+          `gzip engine 'libdeflate' has only a 32 KiB window and the default strategy`,
+        );
+      }
+    }
+    if (this.engine === 'native' && !nativeZlibMatchesPako()) {
+      const native = loadNative();
+      throw new SquashfsError(
+        'INVALID_ARGUMENT',
+        native
+          ? `gzip engine 'native': the system zlib ${native.zlibVersion ?? '(not found)'} does not write stock zlib's bytes`
+          : `gzip engine 'native' is not available: ${nativeUnavailableReason}`,
+      );
+    }
   }
 
   compress(block: Uint8Array): Uint8Array | null {
@@ -73,7 +141,13 @@ export class GzipCompressor implements Compressor {
         strategy: ZLIB_STRATEGY[strategy],
       };
       const out =
-        this.engine === 'pako' ? pako.deflate(block, settings) : zlib.deflateSync(block, settings);
+        this.engine === 'libdeflate'
+          ? loadNative()!.libdeflateZlib(block, this.level)
+          : this.engine === 'native'
+            ? loadNative()!.deflate(block, this.level, settings.windowBits, 8, settings.strategy)
+            : this.engine === 'pako'
+              ? pako.deflate(block, settings)
+              : zlib.deflateSync(block, settings);
       if (best === null || out.length < best.length) best = out;
     }
     return best !== null && best.length < block.length ? best : null;

@@ -1,0 +1,395 @@
+/**
+ * gzip engines against foreign oracles. The native engine (the system zlib through
+ * native/tsquashfs_native.c) and pako must both write exactly what mksquashfs 4.5.1 writes, for
+ * data blocks at every -X setting it has; and what stock zlib writes (python3's zlib module, which
+ * links the system zlib) for inputs mksquashfs would not keep compressed.
+ *
+ * Oracle 1: mksquashfs images with -noI (the inode table stays readable) and one file, whose
+ * data blocks are compared with compress() of the same input.
+ * Oracle 2: python3 `zlib.compressobj(level, DEFLATED, wbits, 8, strategy)`.
+ *
+ * The opt-in 'libdeflate' engine writes other bytes: its streams must inflate back to the input,
+ * be no larger in total than stock zlib's, and make images that unsquashfs and the kernel read.
+ *
+ * When the native engine is not built (no compiler at install time) its cases are skipped with
+ * a printed reason; pako's always run.
+ */
+import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync, realpathSync } from 'node:fs';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Worker } from 'node:worker_threads';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { GzipEngine, GzipOptions } from '../../src/squashfs/compress/compressor.js';
+import {
+  GzipCompressor,
+  libdeflateGzipAvailable,
+  nativeGzipAvailable,
+} from '../../src/squashfs/compress/gzip.js';
+import { bytesSource, tree } from '../../src/squashfs/tree.js';
+import { writeImage } from '../../src/squashfs/write/image-writer.js';
+import {
+  loadNative,
+  NATIVE_ADDON_PATH,
+  nativeUnavailableReason,
+} from '../../src/squashfs/compress/native.js';
+import { makeTempDir, type TempDir } from '../helpers/fs-util.js';
+import {
+  mksquashfs,
+  requireOracle,
+  unsquashfsExtract,
+  withKernelMount,
+} from '../helpers/oracles.js';
+import zlib from 'node:zlib';
+
+const ENGINES: GzipEngine[] = ['pako'];
+if (nativeGzipAvailable()) ENGINES.push('native');
+else {
+  console.log(
+    `gzip-engines: engine 'native' not tested: ${loadNative() ? 'its self-test failed' : nativeUnavailableReason}`,
+  );
+}
+
+/** Deterministic pseudo-English text. */
+function text(n: number, seed = 1): Uint8Array {
+  const words = ['squashfs', 'block', 'the', 'inode', 'of', 'gzip', 'zlib', 'kernel', 'a', 'data'];
+  let x = seed >>> 0 || 1;
+  const parts: string[] = [];
+  let len = 0;
+  while (len < n) {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    x >>>= 0;
+    const w = `${words[x % words.length]}${x % 7 === 0 ? '.\n' : ' '}${x % 97 === 0 ? x : ''}`;
+    parts.push(w);
+    len += w.length;
+  }
+  return Buffer.from(parts.join('')).subarray(0, n);
+}
+
+/** Incompressible bytes: SHA-256 in counter mode. */
+function noise(n: number, seed = 1): Uint8Array {
+  const out = new Uint8Array(n);
+  for (let i = 0, c = 0; i < n; i += 32, c++) {
+    const h = createHash('sha256').update(`${seed}:${c}`).digest();
+    out.set(h.subarray(0, Math.min(32, n - i)), i);
+  }
+  return out;
+}
+
+const NODE_BINARY = existsSync('/usr/bin/node') ? '/usr/bin/node' : realpathSync(process.execPath);
+let nodeBytes: Buffer | null = null;
+/** Machine code from the node binary, from 4 MiB in. */
+function nodeSlice(n: number): Uint8Array {
+  nodeBytes ??= readFileSync(NODE_BINARY);
+  const start = Math.min(4 << 20, Math.max(0, nodeBytes.length - n));
+  return nodeBytes.subarray(start, start + n);
+}
+
+function expectSameBytes(actual: Uint8Array | null, expected: Uint8Array, what: string): void {
+  expect(actual, `${what}: compress() returned null`).not.toBeNull();
+  const a = Buffer.from(actual!);
+  const e = Buffer.from(expected);
+  if (a.equals(e)) return;
+  let i = 0;
+  while (i < a.length && i < e.length && a[i] === e[i]) i++;
+  expect.fail(`${what}: ours is ${a.length} bytes, expected ${e.length}; first difference at ${i}`);
+}
+
+/** Data blocks of the first inode of a one-file image built with -noI (as in xz-identity). */
+function firstFileBlocks(img: Buffer): { offset: number; size: number; raw: boolean }[] {
+  const blockSize = img.readUInt32LE(12);
+  const inodeTable = Number(img.readBigUInt64LE(0x40));
+  expect(img.readUInt16LE(inodeTable) & 0x8000, 'inode table stored raw (-noI)').toBe(0x8000);
+  const inode = img.subarray(inodeTable + 2);
+  const type = inode.readUInt16LE(0);
+  let start: number, size: number, fragment: number, list: number;
+  if (type === 2) {
+    [start, fragment, size, list] = [
+      inode.readUInt32LE(16),
+      inode.readUInt32LE(20),
+      inode.readUInt32LE(28),
+      32,
+    ];
+  } else {
+    expect(type, 'extended regular file').toBe(9);
+    start = Number(inode.readBigUInt64LE(16));
+    size = Number(inode.readBigUInt64LE(24));
+    fragment = inode.readUInt32LE(44);
+    list = 56;
+  }
+  const count =
+    fragment === 0xffffffff ? Math.ceil(size / blockSize) : Math.floor(size / blockSize);
+  const blocks = [];
+  let offset = start;
+  for (let i = 0; i < count; i++) {
+    const word = inode.readUInt32LE(list + 4 * i);
+    const n = word & 0xffffff;
+    blocks.push({ offset, size: n, raw: (word & (1 << 24)) !== 0 });
+    offset += n;
+  }
+  return blocks;
+}
+
+interface Case {
+  name: string;
+  content: () => Uint8Array;
+  args: string[];
+  blockSize: number;
+  options: Omit<GzipOptions, 'name' | 'engine'>;
+}
+
+const CASES: Case[] = [
+  {
+    name: 'text and node code, 128 KiB blocks, defaults',
+    content: () => Buffer.concat([text(128 << 10), nodeSlice(3 * (128 << 10)), text(5000, 2)]),
+    args: ['-no-fragments'],
+    blockSize: 128 << 10,
+    options: {},
+  },
+  {
+    name: 'node code, -b 1M',
+    content: () => nodeSlice(1 << 20),
+    args: ['-b', '1M'],
+    blockSize: 1 << 20,
+    options: {},
+  },
+  {
+    name: '-Xcompression-level 1 -Xwindow-size 8',
+    content: () => Buffer.concat([text(64 << 10, 3), nodeSlice(64 << 10)]),
+    args: ['-b', '64K', '-Xcompression-level', '1', '-Xwindow-size', '8'],
+    blockSize: 64 << 10,
+    options: { level: 1, windowBits: 8 },
+  },
+  {
+    name: '-Xcompression-level 6 -Xwindow-size 12 -Xstrategy filtered,run_length_encoded,fixed',
+    content: () => Buffer.concat([nodeSlice(2 * (128 << 10)), text(128 << 10, 4)]),
+    args: [
+      '-Xcompression-level',
+      '6',
+      '-Xwindow-size',
+      '12',
+      '-Xstrategy',
+      'filtered,run_length_encoded,fixed',
+    ],
+    blockSize: 128 << 10,
+    options: {
+      level: 6,
+      windowBits: 12,
+      strategies: ['filtered', 'run_length_encoded', 'fixed'],
+    },
+  },
+  {
+    name: 'incompressible block stored raw',
+    content: () => Buffer.concat([noise(128 << 10), text(128 << 10)]),
+    args: [],
+    blockSize: 128 << 10,
+    options: {},
+  },
+];
+
+requireOracle('mksquashfs')('gzip data blocks are byte-identical to mksquashfs 4.5.1', () => {
+  let work: TempDir;
+  beforeAll(async () => {
+    work = await makeTempDir('gzip-engines');
+  });
+  afterAll(async () => {
+    await work?.cleanup();
+  });
+
+  CASES.forEach((c, n) => {
+    it(c.name, async () => {
+      const src = join(work.path, `src${n}`);
+      const image = join(work.path, `img${n}.sqfs`);
+      const content = c.content();
+      await mkdir(src);
+      await writeFile(join(src, 'file'), content);
+      await mksquashfs([src], image, [
+        '-noI',
+        '-noF',
+        '-noX',
+        '-all-root',
+        '-mkfs-time',
+        '0',
+        '-quiet',
+        ...c.args,
+      ]);
+      const img = await readFile(image);
+      expect(img.readUInt16LE(20), 'gzip image').toBe(1);
+      const blocks = firstFileBlocks(img);
+      expect(blocks.length).toBe(Math.ceil(content.length / c.blockSize));
+      for (const engine of ENGINES) {
+        const comp = new GzipCompressor({ ...c.options, engine });
+        blocks.forEach((b, i) => {
+          const input = content.subarray(i * c.blockSize, (i + 1) * c.blockSize);
+          const ours = comp.compress(input);
+          if (b.raw) {
+            expect(ours, `${engine} block ${i}: mksquashfs stored it raw`).toBeNull();
+            return;
+          }
+          expectSameBytes(ours, img.subarray(b.offset, b.offset + b.size), `${engine} block ${i}`);
+        });
+      }
+    });
+  });
+});
+
+/** argv: level wbits strategy; stdin: input; stdout: zlib stream from python3's zlib. */
+const PY_ORACLE = String.raw`
+import sys, zlib
+if sys.argv[1] == 'version':
+    print(zlib.ZLIB_RUNTIME_VERSION); sys.exit(0)
+level, wbits, strategy = map(int, sys.argv[1:4])
+c = zlib.compressobj(level, zlib.DEFLATED, wbits, 8, strategy)
+sys.stdout.buffer.write(c.compress(sys.stdin.buffer.read()) + c.flush())
+`;
+const py = spawnSync('python3', ['-c', PY_ORACLE, 'version'], { encoding: 'utf8' });
+const zlibVersion = py.status === 0 ? py.stdout.trim() : null;
+if (zlibVersion === null) console.log('gzip-engines: python3 zlib oracle not available, skipped');
+
+describe.skipIf(zlibVersion === null)(`gzip streams equal python3 zlib ${zlibVersion}`, () => {
+  const inputs: [string, Uint8Array][] = [
+    ['empty', new Uint8Array(0)],
+    ['1 byte', Uint8Array.of(7)],
+    ['5000 bytes of noise', noise(5000)],
+    ['128 KiB of text', text(128 << 10, 9)],
+    ['256 KiB of node code', nodeSlice(256 << 10)],
+  ];
+  const STRATEGY = { default: 0, filtered: 1, huffman_only: 2, run_length_encoded: 3, fixed: 4 };
+  const settings = [
+    { level: 9, windowBits: 15, strategy: 'default' },
+    { level: 4, windowBits: 10, strategy: 'huffman_only' },
+    { level: 7, windowBits: 15, strategy: 'filtered' },
+  ] as const;
+  for (const [name, input] of inputs) {
+    for (const s of settings) {
+      it(`${name}, level ${s.level}, window ${s.windowBits}, ${s.strategy}`, () => {
+        const expected = spawnSync(
+          'python3',
+          ['-c', PY_ORACLE, String(s.level), String(s.windowBits), String(STRATEGY[s.strategy])],
+          { input, maxBuffer: 64 << 20 },
+        );
+        expect(expected.status, expected.stderr?.toString()).toBe(0);
+        for (const engine of ENGINES) {
+          const comp = new GzipCompressor({
+            level: s.level,
+            windowBits: s.windowBits,
+            strategies: [s.strategy],
+            engine,
+          });
+          const ours = comp.compress(input);
+          if (ours === null) {
+            // Not smaller than the input: stored raw. The stock stream must not be smaller either.
+            expect(expected.stdout.length).toBeGreaterThanOrEqual(input.length);
+          } else {
+            expectSameBytes(ours, expected.stdout, `${engine} ${name}`);
+          }
+        }
+      });
+    }
+  }
+});
+
+describe('gzip engine selection', () => {
+  it('defaults to native where it is built and verified, else pako', () => {
+    expect(new GzipCompressor().engine).toBe(nativeGzipAvailable() ? 'native' : 'pako');
+    expect(new GzipCompressor({ engine: 'node' }).engine).toBe('node');
+  });
+
+  it.skipIf(!nativeGzipAvailable())('reports the system zlib, not Node’s bundled one', () => {
+    // Node links Chromium's zlib and exports its symbols; the addon must not bind to them.
+    expect(loadNative()!.zlibVersion).not.toBe(process.versions.zlib);
+    expect(loadNative()!.zlibVersion).toBe(zlibVersion ?? loadNative()!.zlibVersion);
+  });
+
+  it.skipIf(!nativeGzipAvailable())('loads and compresses inside worker threads', async () => {
+    const input = text(64 << 10, 5);
+    const expected = new GzipCompressor({ engine: 'pako' }).compress(input);
+    const code = `
+      const { parentPort, workerData } = require('node:worker_threads');
+      const native = require(workerData.addon);
+      parentPort.postMessage(native.deflate(workerData.input, 9, 15, 8, 0));`;
+    const results = await Promise.all(
+      [0, 1].map(
+        () =>
+          new Promise<Uint8Array>((resolve, reject) => {
+            const w = new Worker(code, {
+              eval: true,
+              workerData: { addon: NATIVE_ADDON_PATH, input },
+            });
+            w.once('message', resolve);
+            w.once('error', reject);
+          }),
+      ),
+    );
+    for (const r of results) expectSameBytes(r, expected!, 'worker output');
+  });
+});
+
+describe.skipIf(!libdeflateGzipAvailable())('gzip engine libdeflate', () => {
+  const content = Buffer.concat([
+    nodeSlice(6 * (128 << 10)),
+    text(3 * (128 << 10), 11),
+    noise(128 << 10, 5),
+    text(7000, 12),
+  ]);
+  const blocks: Uint8Array[] = [];
+  for (let i = 0; i < content.length; i += 128 << 10)
+    blocks.push(content.subarray(i, i + (128 << 10)));
+
+  it('writes streams that inflate to the input, no larger in total than stock zlib', () => {
+    const ld = new GzipCompressor({ engine: 'libdeflate' });
+    const stock = new GzipCompressor({ engine: 'pako' });
+    let ours = 0;
+    let theirs = 0;
+    for (const b of blocks) {
+      const a = ld.compress(b);
+      const z = stock.compress(b);
+      ours += a?.length ?? b.length;
+      theirs += z?.length ?? b.length;
+      if (a) expect(Buffer.from(zlib.inflateSync(a)).equals(Buffer.from(b))).toBe(true);
+    }
+    expect(ours).toBeLessThanOrEqual(theirs);
+  });
+
+  it('refuses settings it cannot honour', () => {
+    expect(() => new GzipCompressor({ engine: 'libdeflate', windowBits: 12 })).toThrow(/window/);
+    expect(() => new GzipCompressor({ engine: 'libdeflate', strategies: ['filtered'] })).toThrow(
+      /strategy/,
+    );
+  });
+
+  requireOracle('unsquashfs')('images', () => {
+    let work: TempDir;
+    let image: string;
+    beforeAll(async () => {
+      work = await makeTempDir('gzip-libdeflate');
+      image = join(work.path, 'ld.sqfs');
+      const root = tree.dir({
+        big: tree.file(bytesSource(content)),
+        small: tree.file(bytesSource(text(3000, 13))),
+      });
+      await writeImage(root, image, { compression: { name: 'gzip', engine: 'libdeflate' } });
+    });
+    afterAll(async () => {
+      await work?.cleanup();
+    });
+
+    it('unsquashfs extracts the files', async () => {
+      const out = join(work.path, 'out');
+      await unsquashfsExtract(image, out);
+      expect((await readFile(join(out, 'big'))).equals(content)).toBe(true);
+      expect((await readFile(join(out, 'small'))).equals(Buffer.from(text(3000, 13)))).toBe(true);
+    });
+
+    requireOracle('mount')('kernel', () => {
+      it('mounts the image and reads the files', async () => {
+        await withKernelMount(image, async (mnt) => {
+          expect((await readFile(join(mnt, 'big'))).equals(content)).toBe(true);
+        });
+      });
+    });
+  });
+});
