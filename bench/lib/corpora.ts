@@ -61,7 +61,9 @@ export function buildCorpus(kind: CorpusKind, params: CorpusParams, cacheDir: st
   const manifestPath = `${dir}.json`;
   if (existsSync(manifestPath) && existsSync(dir)) {
     const cached = JSON.parse(readFileSync(manifestPath, 'utf8')) as Corpus;
-    if (JSON.stringify(cached.params) === JSON.stringify(spec.params)) return cached;
+    if (JSON.stringify(cached.params) === JSON.stringify(spec.params)) {
+      return { ...cached, description: spec.description };
+    }
   }
   rmSync(dir, { recursive: true, force: true });
   rmSync(manifestPath, { force: true });
