@@ -14,6 +14,7 @@ import {
   mkdirSync,
   openSync,
   readSync,
+  readdirSync,
   rmSync,
   statSync,
   writeFileSync,
@@ -48,7 +49,7 @@ const ROOT = path.resolve(import.meta.dirname, '..');
 
 const HELP = `usage: npm run bench -- [options]
 
-  --quick               small smoke run: ~24 MiB binaries, 3 000 small files, a 16 MiB file,
+  --quick               small smoke run: 8 MiB of binaries, 2 000 small files, an 8 MiB file,
                         1 repetition, scale sizes 1 000 and 10 000; results in bench/results/quick/
   --reps N              repetitions per tool (default 3, quick 1)
   --corpora LIST        of ${CORPUS_KINDS.join(',')} (default all)
@@ -109,9 +110,9 @@ function options() {
     settings: list<SettingId>(values.settings, SETTING_IDS),
     tools: values.tools?.split(',') ?? null,
     params: {
-      binariesBytes: num(values['binaries-mb'], q ? 24 : 250) * MiB,
-      smallFiles: num(values['small-files'], q ? 3000 : 100_000),
-      largeBytes: num(values['large-mb'], q ? 16 : 200) * MiB,
+      binariesBytes: num(values['binaries-mb'], q ? 8 : 250) * MiB,
+      smallFiles: num(values['small-files'], q ? 2000 : 100_000),
+      largeBytes: num(values['large-mb'], q ? 8 : 200) * MiB,
     },
     scaleSizes: values['no-scale']
       ? []
@@ -152,6 +153,10 @@ function main(): void {
   const env = { ...process.env };
   delete env.SOURCE_DATE_EPOCH; // it conflicts with -all-time / -mkfs-time
   mkdirSync(o.work, { recursive: true });
+  for (const name of readdirSync(o.work)) {
+    // images and temporaries of an interrupted run
+    if (name.endsWith('.sqfs') || name.endsWith('.tmp')) rmSync(path.join(o.work, name));
+  }
   mkdirSync(o.out, { recursive: true });
 
   const results: BenchResults = {

@@ -2,8 +2,9 @@
  * Deterministic benchmark inputs, built once into a cache directory and reused while their
  * parameters stay the same:
  *
- * - `binaries`: copies (not links) of the ELF files of /usr/bin and /usr/lib in sorted order,
- *   half of the size cap from each, skipping files over an eighth of the cap and /usr/lib/debug.
+ * - `binaries`: copies (not links) of ELF files in sorted order: 40% of the size cap from
+ *   /usr/bin, 40% from /usr/lib/<multiarch> (shared libraries), 20% from the rest of /usr/lib
+ *   (not /usr/lib/debug); files over an eighth of the cap are left out.
  * - `small`: N generated files of 0–16 KiB in 1 000 leaf directories: text, random, zeros,
  *   tiny files and duplicates, from a fixed seed.
  * - `large`: one file of mixed 256 KiB–4 MiB segments: text, random, zeros, structured binary.
@@ -94,8 +95,8 @@ function specOf(kind: CorpusKind, p: CorpusParams): Spec {
     case 'binaries':
       return {
         id: `binaries-${Math.round(p.binariesBytes / MiB)}M`,
-        description: `ELF files of /usr/bin and /usr/lib (sorted, ≤ ${fmtMiB(p.binariesBytes)} in all)`,
-        params: { version: 1, capBytes: p.binariesBytes },
+        description: `ELF executables and libraries from /usr/bin and /usr/lib (sorted, ≤ ${fmtMiB(p.binariesBytes)})`,
+        params: { version: 2, capBytes: p.binariesBytes },
         build: (dir) => buildBinaries(dir, p.binariesBytes),
       };
     case 'small':
@@ -122,17 +123,23 @@ function fmtMiB(bytes: number): string {
 // --- binaries ---------------------------------------------------------------------------------
 
 function buildBinaries(dir: string, cap: number): void {
-  const roots = ['/usr/bin', '/usr/lib'];
-  for (const root of roots) {
-    let budget = cap / roots.length;
-    for (const file of sortedFiles(root, new Set(['/usr/lib/debug']))) {
+  const multiarch = `/usr/lib/${process.arch === 'arm64' ? 'aarch64' : 'x86_64'}-linux-gnu`;
+  // Executables, shared libraries, then the rest of /usr/lib (plugins, helpers, objects).
+  const roots: [string, number, Set<string>][] = [
+    ['/usr/bin', 0.4, new Set()],
+    [multiarch, 0.4, new Set()],
+    ['/usr/lib', 0.2, new Set([multiarch, '/usr/lib/debug'])],
+  ];
+  for (const [root, share, skip] of roots) {
+    let budget = cap * share;
+    for (const file of sortedFiles(root, skip)) {
       const size = lstatSync(file).size;
-      if (size === 0 || size > cap / 8 || size > budget || !isElf(file)) continue;
+      if (size === 0 || size > cap / 8 || !isElf(file)) continue;
+      if (size > budget) break; // a sorted prefix of each root
       const dest = path.join(dir, file);
       mkdirSync(path.dirname(dest), { recursive: true });
       copyFileSync(file, dest);
       budget -= size;
-      if (budget < 4096) break;
     }
   }
 }
