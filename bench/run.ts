@@ -25,6 +25,7 @@ import { parseArgs } from 'node:util';
 import {
   CORPUS_KINDS,
   buildCorpus,
+  externalCorpus,
   warmCorpus,
   type Corpus,
   type CorpusKind,
@@ -53,6 +54,7 @@ const HELP = `usage: npm run bench -- [options]
                         1 repetition, scale sizes 1 000 and 10 000; results in bench/results/quick/
   --reps N              repetitions per tool (default 3, quick 1)
   --corpora LIST        of ${CORPUS_KINDS.join(',')} (default all)
+  --source DIR          also (or with --corpora '', only) this existing directory; repeatable
   --settings LIST       of ${SETTING_IDS.join(',')} (default all)
   --tools LIST          tool ids or families, e.g. tsquashfs,mksquashfs-p1 (default all)
   --binaries-mb N       size cap of the binaries corpus (default 250)
@@ -72,6 +74,7 @@ function options() {
       quick: { type: 'boolean', default: false },
       reps: { type: 'string' },
       corpora: { type: 'string' },
+      source: { type: 'string', multiple: true },
       settings: { type: 'string' },
       tools: { type: 'string' },
       'binaries-mb': { type: 'string' },
@@ -98,7 +101,7 @@ function options() {
   };
   const list = <T extends string>(v: string | undefined, all: readonly T[]): T[] => {
     if (v === undefined) return [...all];
-    const picked = v.split(',') as T[];
+    const picked = v.split(',').filter((x) => x !== '') as T[];
     for (const p of picked)
       if (!all.includes(p)) throw new Error(`unknown: ${p} (one of ${all.join(',')})`);
     return picked;
@@ -107,6 +110,7 @@ function options() {
     quick: q,
     reps: num(values.reps, q ? 1 : 3),
     corpora: values['scale-only'] ? [] : list<CorpusKind>(values.corpora, CORPUS_KINDS),
+    sources: values['scale-only'] ? [] : (values.source ?? []),
     settings: list<SettingId>(values.settings, SETTING_IDS),
     tools: values.tools?.split(',') ?? null,
     params: {
@@ -173,7 +177,7 @@ function main(): void {
     options: {
       reps: o.reps,
       quick: o.quick,
-      corpora: o.corpora,
+      corpora: [...o.corpora, ...o.sources],
       settings: o.settings,
       tools: tools.map((t) => t.id),
     },
@@ -194,9 +198,15 @@ function main(): void {
     scale: null,
   };
 
-  for (const kind of o.corpora) {
-    log(`corpus ${kind}: building or reusing in ${o.cache}`);
-    const corpus = buildCorpus(kind, o.params, o.cache);
+  const corpora = [
+    ...o.corpora.map((kind) => () => {
+      log(`corpus ${kind}: building or reusing in ${o.cache}`);
+      return buildCorpus(kind, o.params, o.cache);
+    }),
+    ...o.sources.map((dir) => () => externalCorpus(dir)),
+  ];
+  for (const next of corpora) {
+    const corpus = next();
     results.corpora.push(corpus);
     log(
       `corpus ${corpus.id}: ${corpus.files} files, ${(corpus.bytes / MiB).toFixed(1)} MiB; warming the page cache`,

@@ -44,7 +44,7 @@ export interface CorpusParams {
 export interface Corpus {
   /** e.g. `binaries-250M`, `small-100000`, `large-200M`: names the cache directory too. */
   id: string;
-  kind: CorpusKind;
+  kind: CorpusKind | 'external';
   /** Directory given to the tools as the source. */
   path: string;
   description: string;
@@ -81,6 +81,19 @@ export function buildCorpus(kind: CorpusKind, params: CorpusParams, cacheDir: st
   };
   writeFileSync(manifestPath, JSON.stringify(corpus, null, 2) + '\n');
   return corpus;
+}
+
+/** A directory given with --source, used in place (not copied, not cached). */
+export function externalCorpus(dir: string): Corpus {
+  const abs = path.resolve(dir);
+  return {
+    id: `source-${path.basename(abs)}`,
+    kind: 'external',
+    path: abs,
+    description: `the directory ${abs}`,
+    params: { path: abs },
+    ...countTree(abs),
+  };
 }
 
 interface Spec {
