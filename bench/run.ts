@@ -146,6 +146,7 @@ function log(s: string): void {
 
 function main(): void {
   const o = options();
+  const started = Date.now();
   const tsquashfsBin = path.join(ROOT, 'bin/tsquashfs.js');
   if (!existsSync(path.join(ROOT, 'dist/cli/main.js')))
     throw new Error('dist/ is missing: run npm run build');
@@ -165,13 +166,16 @@ function main(): void {
 
   const results: BenchResults = {
     schema: 'tsquashfs-bench/1',
-    date: new Date().toISOString(),
+    date: new Date(started).toISOString(),
+    durationSeconds: 0,
     machine: {
       cores,
       cpuModel: os.cpus()[0]?.model.trim() ?? 'unknown',
       memoryBytes: os.totalmem(),
       os: `${os.type()} ${os.release()} ${os.arch()}`,
       node: process.version,
+      loadAverageStart: os.loadavg(),
+      loadAverageEnd: os.loadavg(),
     },
     tools: versions,
     options: {
@@ -333,6 +337,8 @@ function summarise(results: BenchResults, tools: Tool[]): void {
 }
 
 function writeResults(results: BenchResults, out: string): void {
+  results.durationSeconds = Math.round((Date.now() - Date.parse(results.date)) / 1000);
+  results.machine.loadAverageEnd = os.loadavg();
   writeFileSync(path.join(out, 'bench.json'), JSON.stringify(results, null, 2) + '\n');
   writeFileSync(path.join(out, 'bench.md'), markdownReport(results));
   writeFileSync(path.join(out, 'bench.svg'), svgChart(results));

@@ -18,7 +18,15 @@ export function markdownReport(r: BenchResults): string {
       .join('; ')}.`,
     '',
   );
-  out.push('Medians of wall time, CPU time (user + system), peak RSS and image size.', '');
+  const load = (l: number[]) => l.map((x) => x.toFixed(1)).join(' ');
+  out.push(
+    `Load average (1, 5, 15 min) at the start: ${load(m.loadAverageStart)}, at the end: ${load(m.loadAverageEnd)}` +
+      `${Math.max(...m.loadAverageStart, ...m.loadAverageEnd) > m.cores ? ' — **the machine was busy: wall times are skewed; CPU times less so**' : ''}. ` +
+      `The run took ${Math.round(r.durationSeconds / 60)} min.`,
+    '',
+    'Medians of wall time, CPU time (user + system), peak RSS and image size.',
+    '',
+  );
 
   out.push(
     '## Inputs',

@@ -10,12 +10,17 @@ export interface BenchResults {
   schema: 'tsquashfs-bench/1';
   /** ISO date of the start of the run. */
   date: string;
+  /** Wall time of the whole run so far (corpus building included). */
+  durationSeconds: number;
   machine: {
     cores: number;
     cpuModel: string;
     memoryBytes: number;
     os: string;
     node: string;
+    /** os.loadavg() (1, 5, 15 minutes) at the start and at the end: other load skews the times. */
+    loadAverageStart: number[];
+    loadAverageEnd: number[];
   };
   /** First line of each tool's version output (null: not installed). */
   tools: Record<string, string | null>;
