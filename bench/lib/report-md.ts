@@ -61,7 +61,7 @@ export function markdownReport(r: BenchResults): string {
     );
     for (const t of r.targets) {
       out.push(
-        `| ${t.description} | ${t.corpus} | ${t.setting} | ${targetValue(t, t.value)} | ${targetValue(t, t.limit)} | ${t.pass ? 'pass' : '**FAIL**'} | ${t.detail} |`,
+        `| ${t.description} | ${t.corpus} | ${t.setting} | ${t.detail.startsWith('the run failed') ? 'failed' : targetValue(t, t.value)} | ${targetValue(t, t.limit)} | ${t.pass ? 'pass' : '**FAIL**'} | ${t.detail} |`,
       );
     }
     out.push('');
@@ -116,6 +116,8 @@ export function markdownReport(r: BenchResults): string {
         `| ${int(p.files)} | ${seconds(p.buildSeconds)} | ${seconds(p.writeSeconds)} | ${p.microsPerFile.toFixed(1)} | ${mib(p.maxRssBytes)} | ${int(p.rssBytesPerFile)} | ${int(p.imageBytes)} |`,
       );
     }
+    for (const f of s.failures ?? [])
+      out.push(`| ${int(f.files)} | failed: ${f.error} | | | | | |`);
     out.push('', '| from → to files | time exponent | RSS exponent |', '|---|---:|---:|');
     for (const e of s.exponents) {
       out.push(`| ${int(e.from)} → ${int(e.to)} | ${e.time.toFixed(2)} | ${e.rss.toFixed(2)} |`);

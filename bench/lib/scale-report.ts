@@ -32,6 +32,8 @@ export interface ScaleResult {
   exponents: { from: number; to: number; time: number; rss: number }[];
   /** Every time and RSS exponent ≤ LINEAR_LIMIT. */
   linear: boolean;
+  /** Sizes whose child failed (for example V8's "heap out of memory"), with its last words. */
+  failures: { files: number; error: string }[];
 }
 
 export const LINEAR_LIMIT = 1.15;
@@ -39,6 +41,7 @@ export const LINEAR_LIMIT = 1.15;
 export function runScale(sizes: number[], repoRoot: string, log: (s: string) => void): ScaleResult {
   const dir = mkdtempSync(path.join(tmpdir(), 'tsquashfs-scale-'));
   const points: ScalePoint[] = [];
+  const failures: ScaleResult['failures'] = [];
   try {
     for (const files of sizes) {
       const image = path.join(dir, `scale-${files}.sqfs`);
@@ -47,7 +50,17 @@ export function runScale(sizes: number[], repoRoot: string, log: (s: string) => 
         ['--import', 'tsx', path.join(repoRoot, 'bench/scale-child.ts'), String(files), image],
         { cwd: repoRoot, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] },
       );
-      if (r.status !== 0) throw new Error(`scale run of ${files} files failed:\n${r.stderr}`);
+      if (r.status !== 0) {
+        const error = (r.stderr || `exit status ${r.status ?? r.signal}`)
+          .trim()
+          .split('\n')
+          .slice(-3)
+          .join(' ');
+        failures.push({ files, error });
+        log(`scale ${files} files: failed: ${error}`);
+        rmSync(image, { force: true });
+        continue;
+      }
       const p = JSON.parse(r.stdout.trim().split('\n').pop()!) as Omit<
         ScalePoint,
         'microsPerFile' | 'rssBytesPerFile'
@@ -66,10 +79,13 @@ export function runScale(sizes: number[], repoRoot: string, log: (s: string) => 
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
-  return scaleSummary(points);
+  return scaleSummary(points, failures);
 }
 
-export function scaleSummary(points: ScalePoint[]): ScaleResult {
+export function scaleSummary(
+  points: ScalePoint[],
+  failures: ScaleResult['failures'] = [],
+): ScaleResult {
   const exponents: ScaleResult['exponents'] = [];
   for (let i = 1; i < points.length; i++) {
     const a = points[i - 1]!;
@@ -87,5 +103,6 @@ export function scaleSummary(points: ScalePoint[]): ScaleResult {
     points,
     exponents,
     linear: exponents.every((e) => e.time <= LINEAR_LIMIT && e.rss <= LINEAR_LIMIT),
+    failures,
   };
 }

@@ -178,6 +178,22 @@ export function targetChecks(cells: readonly Cell[], tools: readonly ToolInfo[])
 
 /** The in-memory scale target: peak RSS < 1 GiB for the 1 000 000-file tree (when it ran). */
 export function scaleTargets(scale: ScaleResult | null): TargetCheck[] {
+  const failed = scale?.failures.find((f) => f.files >= 1_000_000);
+  if (failed) {
+    return [
+      {
+        id: 'scale-1m-rss',
+        description: 'peak RSS < 1 GiB',
+        corpus: `in-memory tree of ${failed.files} files`,
+        setting: 'gzip-128k',
+        value: 0,
+        limit: 1024 * MiB,
+        kind: 'max',
+        pass: false,
+        detail: `the run failed: ${failed.error}`,
+      },
+    ];
+  }
   const point = scale?.points.find((p) => p.files >= 1_000_000);
   if (!point) return [];
   return [

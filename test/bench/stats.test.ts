@@ -115,3 +115,12 @@ describe('scale summary', () => {
     expect(t).toMatchObject({ id: 'scale-1m-rss', pass: false });
   });
 });
+
+describe('scale failures', () => {
+  it('fails the 1 GiB target when the million-file child died', () => {
+    const s = scaleSummary([], [{ files: 1_000_000, error: 'heap out of memory' }]);
+    const [t] = scaleTargets(s);
+    expect(t).toMatchObject({ id: 'scale-1m-rss', pass: false });
+    expect(t!.detail).toContain('heap out of memory');
+  });
+});
