@@ -1,0 +1,126 @@
+import { describe, expect, it } from 'vitest';
+import { parseTimeOutput } from '../../bench/lib/measure.js';
+import type { Cell, Medians } from '../../bench/lib/results.js';
+import { scaleSummary, type ScalePoint } from '../../bench/lib/scale-report.js';
+import { median, ratio, ratios, scaleTargets, targetChecks } from '../../bench/lib/stats.js';
+
+const TOOLS = [
+  { id: 'tsquashfs-p1', family: 'tsquashfs', processors: 1 },
+  { id: 'tsquashfs-p2', family: 'tsquashfs', processors: 2 },
+  { id: 'mksquashfs-p1', family: 'mksquashfs', processors: 1 },
+  { id: 'mksquashfs-p2', family: 'mksquashfs', processors: 2 },
+];
+
+function cell(corpus: string, setting: string, tool: string, m: Partial<Medians> | null): Cell {
+  const median = m && { wallSeconds: 1, cpuSeconds: 1, maxRssBytes: 1, imageBytes: 1, ...m };
+  return {
+    corpus,
+    setting,
+    tool,
+    argv: [],
+    unsupported: null,
+    runs: 1,
+    median,
+    identicalToMksquashfs: null,
+  };
+}
+
+describe('median and ratio', () => {
+  it('takes the middle value, or the mean of the two middle values', () => {
+    expect(median([3, 1, 2])).toBe(2);
+    expect(median([4, 1, 3, 2])).toBe(2.5);
+    expect(() => median([])).toThrow();
+  });
+  it('keeps 0/0 finite', () => {
+    expect(ratio(1, 4)).toBe(0.25);
+    expect(ratio(0, 0)).toBe(1);
+    expect(ratio(1, 0)).toBe(Infinity);
+  });
+});
+
+describe('parseTimeOutput', () => {
+  it('reads the %e %U %S %M line, after anything GNU time printed before it', () => {
+    const m = parseTimeOutput('Command exited with non-zero status 0\n1.50 1.20 0.10 2048\n');
+    expect(m).toEqual({
+      wallSeconds: 1.5,
+      userSeconds: 1.2,
+      systemSeconds: 0.1,
+      cpuSeconds: 1.3,
+      maxRssBytes: 2048 * 1024,
+    });
+    expect(() => parseTimeOutput('garbage')).toThrow(/unexpected/);
+  });
+});
+
+describe('ratios and targets', () => {
+  const cells = [
+    cell('binaries-24M', 'xz-1m', 'tsquashfs-p1', { wallSeconds: 10, maxRssBytes: 200 << 20 }),
+    cell('binaries-24M', 'xz-1m', 'tsquashfs-p2', {
+      wallSeconds: 5,
+      imageBytes: 99,
+      maxRssBytes: 310 << 20,
+    }),
+    cell('binaries-24M', 'xz-1m', 'mksquashfs-p1', { wallSeconds: 8, imageBytes: 100 }),
+    cell('binaries-24M', 'xz-1m', 'mksquashfs-p2', { wallSeconds: 6, imageBytes: 100 }),
+    cell('binaries-24M', 'none', 'tsquashfs-p2', { wallSeconds: 2 }),
+    cell('binaries-24M', 'none', 'mksquashfs-p1', { wallSeconds: 1.5 }),
+    cell('binaries-24M', 'none', 'mksquashfs-p2', null),
+  ];
+
+  it('divides the all-cores tsquashfs run by every peer', () => {
+    const r = ratios(cells, TOOLS).filter((x) => x.setting === 'xz-1m');
+    expect(r.map((x) => [x.peer, x.wall])).toEqual([
+      ['tsquashfs-p1', 0.5],
+      ['mksquashfs-p1', 0.625],
+      ['mksquashfs-p2', 5 / 6],
+    ]);
+    expect(r.every((x) => x.subject === 'tsquashfs-p2')).toBe(true);
+  });
+
+  it('checks each target against the faster mksquashfs run', () => {
+    const t = Object.fromEntries(targetChecks(cells, TOOLS).map((x) => [x.id, x]));
+    expect(t['xz-1m-wall']).toMatchObject({ value: 5 / 6, limit: 0.8, pass: false });
+    expect(t['xz-1m-wall']!.detail).toContain('mksquashfs-p2');
+    expect(t['xz-1m-size']).toMatchObject({ value: 0.99, pass: true });
+    expect(t['xz-1m-speedup-2']).toMatchObject({ value: 2, pass: true });
+    expect(t['binaries-1m-rss']).toMatchObject({ value: 310 << 20, pass: false });
+    expect(t['none-throughput']).toMatchObject({ value: 0.75, kind: 'min', pass: true });
+    expect(t['none-speedup-2']).toBeUndefined();
+  });
+});
+
+describe('scale summary', () => {
+  const point = (files: number, seconds: number, rss: number): ScalePoint => ({
+    files,
+    buildSeconds: 0,
+    writeSeconds: seconds,
+    cpuSeconds: seconds,
+    maxRssBytes: rss,
+    imageBytes: 0,
+    duplicateFiles: 0,
+    microsPerFile: 0,
+    rssBytesPerFile: 0,
+  });
+
+  it('calls ×10 files for ×10 cost linear, and ×10 files for ×100 cost not', () => {
+    const linear = scaleSummary([point(10, 1, 100), point(100, 10, 1000)]);
+    expect(linear.exponents[0]!.time).toBeCloseTo(1);
+    expect(linear.linear).toBe(true);
+    expect(scaleSummary([point(10, 1, 100), point(100, 100, 1000)]).linear).toBe(false);
+  });
+
+  it('checks the 1 GiB limit only when the million-file tree ran', () => {
+    expect(scaleTargets(scaleSummary([point(10, 1, 1)]))).toEqual([]);
+    const [t] = scaleTargets(scaleSummary([point(1_000_000, 1, 2 ** 30 + 1)]));
+    expect(t).toMatchObject({ id: 'scale-1m-rss', pass: false });
+  });
+});
+
+describe('scale failures', () => {
+  it('fails the 1 GiB target when the million-file child died', () => {
+    const s = scaleSummary([], [{ files: 1_000_000, error: 'heap out of memory' }]);
+    const [t] = scaleTargets(s);
+    expect(t).toMatchObject({ id: 'scale-1m-rss', pass: false });
+    expect(t!.detail).toContain('heap out of memory');
+  });
+});
