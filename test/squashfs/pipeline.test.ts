@@ -51,6 +51,12 @@ function files(blockSize: number, withHuge: boolean): Map<string, Uint8Array> {
   m.set('small/same-size-a', textish(5000, 7));
   m.set('small/same-size-b', textish(5000, 8));
   m.set('empty', new Uint8Array(0));
+  // All-zero files store nothing; mksquashfs still takes the second of each pair for a duplicate
+  // of the first (blocks_start included), with data written in between.
+  m.set('a-zeros', new Uint8Array(2 * blockSize + 100));
+  m.set('z-zeros', new Uint8Array(2 * blockSize + 100));
+  m.set('a-zeros-small', new Uint8Array(5000));
+  m.set('z-zeros-small', new Uint8Array(5000));
   if (withHuge) {
     // Larger than the hold limit: written as it streams, then found to be a duplicate.
     const huge = textish(HOLD_LIMIT + 3 * blockSize + 99, 9);
@@ -117,9 +123,9 @@ describe('work never done', () => {
     expect(withCopies.report.duplicateFiles).toBe(base.report.duplicateFiles + 2);
     expect(withCopies.report.blocksCompressed).toBe(base.report.blocksCompressed);
     // multi-a, multi-c: 3 blocks and a 1234-byte last block each; sparse: 2 of its 4 blocks; the
-    // small files go into fragments. multi-b and sparse-dup are duplicates.
-    expect(base.report.duplicateFiles).toBe(2);
-    expect(base.report.sparseBlocks).toBe(4);
+    // small files go into fragments. multi-b, sparse-dup and the z-zeros files are duplicates.
+    expect(base.report.duplicateFiles).toBe(4); // multi-b, sparse-dup, z-zeros, z-zeros-small
+    expect(base.report.sparseBlocks).toBe(2 + 2 + 3 + 3 + 1 + 1); // sparse, sparse-dup and the all-zero files
     expect(base.report.blocksCompressed).toBe(4 + 4 + 2 + base.report.fragments);
   });
 
