@@ -277,6 +277,28 @@ export function requireOracle(...names: OracleName[]): SuiteFn {
   };
 }
 
+/**
+ * The same gate as requireOracle for something that is not a command (a library, a build
+ * product): skipped with the printed reason outside CI, a failing test in CI.
+ */
+export function requireFeature(label: string, available: boolean, reason: string): SuiteFn {
+  if (available) return describe;
+  if (inCI()) {
+    return (title, _fn) => {
+      console.error(`[oracles] MISSING in CI for "${title}": ${label}: ${reason}`);
+      describe(title, () => {
+        it(`needs ${label}`, () => {
+          throw new Error(`${label} missing in CI: ${reason}`);
+        });
+      });
+    };
+  }
+  return (title, fn) => {
+    console.warn(`[oracles] SKIPPING "${title}": ${label}: ${reason}`);
+    describe.skip(title, fn);
+  };
+}
+
 // ---------------------------------------------------------------------------------------------
 // unsquashfs
 // ---------------------------------------------------------------------------------------------

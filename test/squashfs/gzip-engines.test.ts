@@ -37,6 +37,7 @@ import {
 import { makeTempDir, type TempDir } from '../helpers/fs-util.js';
 import {
   mksquashfs,
+  requireFeature,
   requireOracle,
   unsquashfsExtract,
   withKernelMount,
@@ -247,9 +248,13 @@ sys.stdout.buffer.write(c.compress(sys.stdin.buffer.read()) + c.flush())
 `;
 const py = spawnSync('python3', ['-c', PY_ORACLE, 'version'], { encoding: 'utf8' });
 const zlibVersion = py.status === 0 ? py.stdout.trim() : null;
-if (zlibVersion === null) console.log('gzip-engines: python3 zlib oracle not available, skipped');
+const withPythonZlib = requireFeature(
+  'python3 zlib',
+  zlibVersion !== null,
+  `python3 -c 'import zlib' failed: ${py.stderr || py.error?.message}`,
+);
 
-describe.skipIf(zlibVersion === null)(`gzip streams equal python3 zlib ${zlibVersion}`, () => {
+withPythonZlib(`gzip streams equal python3 zlib ${zlibVersion}`, () => {
   const inputs: [string, Uint8Array][] = [
     ['empty', new Uint8Array(0)],
     ['1 byte', Uint8Array.of(7)],
@@ -297,14 +302,22 @@ describe('gzip engine selection', () => {
     expect(new GzipCompressor().engine).toBe(nativeGzipAvailable() ? 'native' : 'pako');
     expect(new GzipCompressor({ engine: 'node' }).engine).toBe('node');
   });
+});
 
-  it.skipIf(!nativeGzipAvailable())('reports the system zlib, not Node’s bundled one', () => {
+const withNative = requireFeature(
+  'the native gzip engine',
+  nativeGzipAvailable(),
+  'the addon was not built at install time, or its self-test failed (see the npm ci output)',
+);
+
+withNative('gzip engine native', () => {
+  it('reports the system zlib, not Node’s bundled one', () => {
     // Node links Chromium's zlib and exports its symbols; the addon must not bind to them.
     expect(loadNative()!.zlibVersion).not.toBe(process.versions.zlib);
     expect(loadNative()!.zlibVersion).toBe(zlibVersion ?? loadNative()!.zlibVersion);
   });
 
-  it.skipIf(!nativeGzipAvailable())('loads and compresses inside worker threads', async () => {
+  it('loads and compresses inside worker threads', async () => {
     const input = text(64 << 10, 5);
     const expected = new GzipCompressor({ engine: 'pako' }).compress(input);
     const code = `
@@ -328,7 +341,11 @@ describe('gzip engine selection', () => {
   });
 });
 
-describe.skipIf(!libdeflateGzipAvailable())('gzip engine libdeflate', () => {
+requireFeature(
+  'libdeflate',
+  libdeflateGzipAvailable(),
+  'libdeflate.so.0 cannot be loaded (apt-get install libdeflate0)',
+)('gzip engine libdeflate', () => {
   const content = Buffer.concat([
     nodeSlice(6 * (128 << 10)),
     text(3 * (128 << 10), 11),
