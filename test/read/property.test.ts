@@ -328,6 +328,10 @@ function writeOptions(o: OptionsSpec): WriteOptions {
     duplicates: o.duplicates,
     sparse: o.sparse,
     exports: o.exports,
+    // The properties here are about the format; compressing on this thread keeps hundreds of
+    // images from each starting worker threads (the pool has its own tests, which show that the
+    // bytes do not depend on the worker count).
+    workers: 0,
   };
 }
 

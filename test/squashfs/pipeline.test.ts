@@ -112,6 +112,23 @@ describe('worker count', () => {
   }
 });
 
+describe('the input', () => {
+  it("is never changed: a source's buffer stays whole when a block is compressed in place (regression: a buffer of exactly one block was moved to a worker, detaching it)", async () => {
+    const blockSize = 8192;
+    const exact = textish(blockSize, 3); // one whole block: its own buffer, used in place
+    const larger = textish(3 * blockSize, 4);
+    const copies = [Buffer.from(exact), Buffer.from(larger)];
+    const root = tree.dir({
+      exact: tree.file(bytesSource(exact)),
+      larger: tree.file(bytesSource(larger)),
+    });
+    await toMemory(root, { blockSize, workers: 2 });
+    expect(exact.length).toBe(blockSize);
+    expect(Buffer.from(exact).equals(copies[0]!)).toBe(true);
+    expect(Buffer.from(larger).equals(copies[1]!)).toBe(true);
+  });
+});
+
 describe('work never done', () => {
   it('a duplicate file adds no compressed block, and neither do all-zero blocks', async () => {
     const content = files(8192, false);

@@ -31,8 +31,12 @@ export interface CompressedBlock {
 }
 
 export interface BlockCompressor {
-  /** Compresses `block`, which the caller gives up (it may be transferred to another thread). */
-  compress(block: Uint8Array, kind: BlockKind): Promise<CompressedBlock>;
+  /**
+   * Compresses `block`. With `giveUp`, the caller hands the block over: its memory may be moved
+   * to another thread (and the caller's view detached). Without it, the block is copied first,
+   * so memory the caller does not own (a FileSource's chunk) is never touched.
+   */
+  compress(block: Uint8Array, kind: BlockKind, giveUp?: boolean): Promise<CompressedBlock>;
   /** Stops the workers; pending calls reject. Safe to call more than once. */
   close(): Promise<void>;
 }
@@ -80,14 +84,23 @@ interface PoolWorker {
   exited: boolean;
 }
 
+/**
+ * Blocks compressed on the calling thread before any thread is started: an image of a few
+ * blocks is done before a thread would have loaded its compressor (tens of milliseconds each,
+ * far more under a TypeScript loader), and the bytes are the same either way.
+ */
+const INLINE_BLOCKS = 4;
+
 class WorkerPool implements BlockCompressor {
   private readonly workers: PoolWorker[] = [];
   private nextId = 0;
   private failure: Error | null = null;
+  private inline: InlineCompressor | null = null;
 
-  constructor(setup: WorkerSetup, count: number) {
-    for (let i = 0; i < count; i++) this.workers.push(this.start(setup));
-  }
+  constructor(
+    private readonly setup: WorkerSetup,
+    private readonly count: number,
+  ) {}
 
   private start(setup: WorkerSetup): PoolWorker {
     const thread = startWorker(setup);
@@ -117,13 +130,23 @@ class WorkerPool implements BlockCompressor {
     return w;
   }
 
-  compress(block: Uint8Array, kind: BlockKind): Promise<CompressedBlock> {
+  compress(block: Uint8Array, kind: BlockKind, giveUp = false): Promise<CompressedBlock> {
     if (this.failure) return Promise.reject(this.failure);
+    if (this.nextId < INLINE_BLOCKS) {
+      this.nextId++;
+      this.inline ??= new InlineCompressor(
+        createCompressor(this.setup.options, this.setup.blockSize),
+      );
+      return this.inline.compress(block, kind);
+    }
+    if (this.workers.length === 0) {
+      for (let i = 0; i < this.count; i++) this.workers.push(this.start(this.setup));
+    }
     // The least busy worker; ties go to the first, so scheduling is simple and fair.
     let w = this.workers[0]!;
     for (const other of this.workers) if (other.pending.size < w.pending.size) w = other;
     const id = this.nextId++;
-    const owned = ownBuffer(block);
+    const owned = giveUp ? ownBuffer(block) : new Uint8Array(block);
     return new Promise<CompressedBlock>((resolve, reject) => {
       w.pending.set(id, { resolve, reject });
       if (w.pending.size === 1) w.thread.ref();

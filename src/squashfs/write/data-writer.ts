@@ -77,6 +77,8 @@ interface StoredFile {
 interface HeldBlock {
   index: number;
   bytes: Uint8Array;
+  /** The buffer is ours (not a source's chunk), so it may be handed to a worker. */
+  owned: boolean;
 }
 
 export interface DataStats {
@@ -108,7 +110,8 @@ export class DataWriter {
   };
   /** Fragment blocks queued but not yet in the sink, by index. */
   private readonly queuedFragments = new Map<number, Uint8Array>();
-  private readonly seen = new Map<string, StoredFile[]>();
+  /** Files written so far, by the xxhash64 of their bytes (a bigint: no string per file). */
+  private readonly seen = new Map<bigint, StoredFile[]>();
   /** Sizes of the files written so far: only a file of one of these can be a duplicate. */
   private readonly sizes = new Set<number>();
   private decodedFragment: { index: number; bytes: Uint8Array } | null = null;
@@ -166,9 +169,9 @@ export class DataWriter {
     };
     const release = async (blocks: HeldBlock[]) => {
       startWriting();
-      for (const b of blocks) await this.queueBlock(b.bytes, data, b.index);
+      for (const b of blocks) await this.queueBlock(b.bytes, b.owned, data, b.index);
     };
-    const addBlock = async (bytes: Uint8Array) => {
+    const addBlock = async (bytes: Uint8Array, owned: boolean) => {
       this.opts.signal?.throwIfAborted();
       const index = data.blockSizes.push(0) - 1;
       if (this.opts.sparse && isAllZero(bytes)) {
@@ -177,7 +180,7 @@ export class DataWriter {
         return;
       }
       if (held) {
-        held.push({ index, bytes });
+        held.push({ index, bytes, owned });
         heldBytes += bytes.length;
         if (heldBytes <= HOLD_LIMIT) return;
         const blocks = held;
@@ -186,7 +189,7 @@ export class DataWriter {
         return;
       }
       if (!start) startWriting();
-      await this.queueBlock(bytes, data, index);
+      await this.queueBlock(bytes, owned, data, index);
     };
 
     let block = new Uint8Array(Math.min(bs, Math.max(size, 1)));
@@ -201,7 +204,7 @@ export class DataWriter {
       while (at < chunk.length) {
         if (filled === 0 && chunk.length - at >= bs) {
           // A whole block inside the chunk: used in place, not copied.
-          await addBlock(chunk.subarray(at, at + bs));
+          await addBlock(chunk.subarray(at, at + bs), false);
           at += bs;
           continue;
         }
@@ -210,7 +213,7 @@ export class DataWriter {
         filled += n;
         at += n;
         if (filled === bs) {
-          await addBlock(block);
+          await addBlock(block, true);
           block = new Uint8Array(Math.min(bs, size - total + (chunk.length - at)));
           filled = 0;
         }
@@ -226,12 +229,13 @@ export class DataWriter {
       !tailIsZero &&
       this.opts.fragments !== 'never' &&
       (size < bs || this.opts.fragments === 'always');
-    if (tail.length > 0 && !useFragment) await addBlock(tail);
+    if (tail.length > 0 && !useFragment) await addBlock(tail, true);
     const sparse = source.sparseOnDisk ? sparseBytes : 0;
     data.sparse = sparse;
 
-    const key = this.opts.duplicates && size > 0 ? `${size}:${hash.digest().toString(16)}` : null;
-    const candidates = key === null ? [] : (this.seen.get(key) ?? []);
+    const key = this.opts.duplicates && size > 0 ? hash.digest() : null;
+    const candidates =
+      key === null ? [] : (this.seen.get(key) ?? []).filter((c) => c.data.fileSize === size);
     if (held) {
       for (const c of candidates) {
         if (await this.heldMatches(c, data, held, useFragment ? tail : null)) {
@@ -273,18 +277,28 @@ export class DataWriter {
   }
 
   /** Queues one data block for compression and writing; its size word is set when written. */
-  private async queueBlock(bytes: Uint8Array, data: FileData, index: number): Promise<void> {
+  private async queueBlock(
+    bytes: Uint8Array,
+    owned: boolean,
+    data: FileData,
+    index: number,
+  ): Promise<void> {
     const length = bytes.length;
-    await this.out.block(this.compressed(bytes, this.opts.dataCompressor), (_p, stored) => {
+    const work = this.compressed(bytes, owned, this.opts.dataCompressor);
+    await this.out.block(work, (_p, stored) => {
       data.blockSizes[index] = sizeWord(stored!, length);
       this.stats.dataBytesOnDisk += stored!.bytes.length;
     });
   }
 
-  private compressed(bytes: Uint8Array, compressor: BlockCompressor | null): Promise<Stored> {
+  private compressed(
+    bytes: Uint8Array,
+    owned: boolean,
+    compressor: BlockCompressor | null,
+  ): Promise<Stored> {
     if (!compressor) return Promise.resolve({ bytes, compressed: false });
     this.stats.blocksCompressed++;
-    return compressor.compress(bytes, 'data');
+    return compressor.compress(bytes, 'data', owned);
   }
 
   private async addToFragment(tail: Uint8Array, data: FileData, isTailEnd: boolean): Promise<void> {
@@ -314,7 +328,7 @@ export class DataWriter {
     if (this.open.tail === frag) this.open.tail = null;
     const bytes = frag.bytes.subarray(0, frag.length);
     this.queuedFragments.set(frag.index, bytes);
-    const work = this.compressed(bytes.slice(), this.opts.fragmentCompressor);
+    const work = this.compressed(bytes.slice(), true, this.opts.fragmentCompressor);
     await this.out.block(work, (start, stored) => {
       this.fragmentSlots[frag.index] = { start, sizeWord: sizeWord(stored!, bytes.length) };
       this.stats.dataBytesOnDisk += stored!.bytes.length;

@@ -67,12 +67,19 @@ export class OrderedOutput {
     const stored = entry.bytes ? await entry.bytes : null;
     if (stored) await this.sink.append(stored.bytes);
     entry.done = true;
+    const written = entry.written;
+    // The entry lives on as a ticket (a file keeps its own for duplicate checks): drop what it
+    // holds, or every file's callback, and all that it closes over, would stay in memory.
+    entry.written = noop;
+    entry.bytes = null;
     this.queue[this.head++] = undefined as unknown as Entry;
     // Drop written entries now and then so the queue does not grow with the image.
     if (this.head > 1024 && this.head * 2 > this.queue.length) {
       this.queue.splice(0, this.head);
       this.head = 0;
     }
-    entry.written(position, stored);
+    written(position, stored);
   }
 }
+
+function noop(): void {}

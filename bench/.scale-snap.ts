@@ -1,0 +1,73 @@
+import { createRequire } from "node:module"; const require = createRequire(import.meta.url);
+/**
+ * One scale-run measurement, in its own process so that its peak RSS is its own: builds an
+ * in-memory tree of N small files with the library API (from dist/, the built package) and
+ * writes it to an image with the default settings (gzip, 128 KiB blocks). Prints one JSON line.
+ *
+ *   node --import tsx bench/scale-child.ts FILES IMAGE
+ *
+ * Content is generated on read (a FileSource, as the API intends), 0–1023 text-like bytes per
+ * file, and every tenth file has one of 97 shared contents, so the writer finds duplicates.
+ * 1 000 files per directory.
+ */
+import { Prng, fillText } from './lib/prng.js';
+
+type Api = typeof import('../src/index.js');
+type FileSource = import('../src/index.js').FileSource;
+type DirEntryNode = import('../src/squashfs/tree.js').DirEntryNode;
+
+class GeneratedSource implements FileSource {
+  readonly description = 'generated';
+  constructor(
+    private readonly seed: number,
+    readonly size: number,
+  ) {}
+  async *read(): AsyncIterable<Uint8Array> {
+    yield fillText(new Prng(this.seed), new Uint8Array(this.size));
+  }
+}
+
+function sourceFor(i: number): GeneratedSource {
+  const seed = i % 10 === 0 ? 2_000_000_000 + ((i / 10) % 97) : i;
+  const size = Math.imul(seed, 0x9e3779b1) >>> 22; // 0–1023, fixed per seed
+  return new GeneratedSource(seed, size);
+}
+
+async function main(): Promise<void> {
+  const [filesArg, image] = process.argv.slice(2);
+  const files = Number(filesArg);
+  if (!Number.isInteger(files) || files < 1 || !image) {
+    console.error('usage: node --import tsx bench/scale-child.ts FILES IMAGE');
+    process.exit(2);
+  }
+  const api = (await import(new URL('../dist/index.js', import.meta.url).href)) as Api;
+  const { tree, writeImage, nameBytes } = api;
+
+  const t0 = performance.now();
+  const dirs: DirEntryNode[] = [];
+  for (let d = 0; d * 1000 < files; d++) {
+    const entries: DirEntryNode[] = [];
+    for (let i = d * 1000; i < Math.min(files, (d + 1) * 1000); i++) {
+      entries.push({ name: nameBytes(`f${i}`), node: tree.file(sourceFor(i)) });
+    }
+    dirs.push({ name: nameBytes(`d${String(d).padStart(4, '0')}`), node: tree.dir(entries) });
+  }
+  const root = tree.dir(dirs);
+  const t1 = performance.now();
+  let snap = false; const report = await writeImage(root, image, { onProgress: (p) => { if (!snap && p.filesDone === p.filesTotal) { snap = true; (globalThis as any).gc?.(); console.error(JSON.stringify(process.memoryUsage())); require("node:v8").writeHeapSnapshot("/var/tmp/heap.heapsnapshot"); } } });
+  const t2 = performance.now();
+  const usage = process.resourceUsage();
+  console.log(
+    JSON.stringify({
+      files,
+      buildSeconds: (t1 - t0) / 1000,
+      writeSeconds: (t2 - t1) / 1000,
+      cpuSeconds: (usage.userCPUTime + usage.systemCPUTime) / 1e6,
+      maxRssBytes: usage.maxRSS * 1024,
+      imageBytes: report.imageSize,
+      duplicateFiles: report.duplicateFiles,
+    }),
+  );
+}
+
+await main();
