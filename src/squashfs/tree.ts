@@ -72,7 +72,9 @@ const encoder = new TextEncoder();
 
 /** Converts a JS string name to bytes (UTF-8); pass bytes directly for non-UTF-8 names. */
 export function nameBytes(name: string | Uint8Array): Uint8Array {
-  return typeof name === 'string' ? encoder.encode(name) : name;
+  // Buffer.from packs short strings into Node's shared pool: a tree of a million names then
+  // costs a view each, not an ArrayBuffer each.
+  return typeof name === 'string' ? Buffer.from(name, 'utf8') : name;
 }
 
 /** A source over bytes already in memory. */

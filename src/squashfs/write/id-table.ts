@@ -5,6 +5,7 @@
  */
 import { SquashfsError } from '../errors.js';
 import { ByteBuilder } from '../io/bytes.js';
+import { plannedPath, type PlannedInode } from './planner.js';
 
 export const MAX_DISTINCT_IDS = 0xffff;
 
@@ -12,10 +13,11 @@ export class IdTable {
   private readonly index = new Map<number, number>();
   readonly ids: number[] = [];
 
-  indexOf(id: number, path: string): number {
+  indexOf(id: number, owner: PlannedInode): number {
     let i = this.index.get(id);
     if (i === undefined) {
       if (this.ids.length === MAX_DISTINCT_IDS) {
+        const path = plannedPath(owner);
         throw new SquashfsError(
           'LIMIT',
           `more than ${MAX_DISTINCT_IDS} distinct uids and gids; squashfs cannot store the owner of ${path}`,

@@ -219,8 +219,8 @@ async function writeAll(
     encodeInode(record, {
       ...body,
       mode: p.mode,
-      uidIndex: ids.indexOf(p.uid, p.path),
-      gidIndex: ids.indexOf(p.gid, p.path),
+      uidIndex: ids.indexOf(p.uid, p),
+      gidIndex: ids.indexOf(p.gid, p),
       mtime: p.mtime,
       inodeNumber: p.number,
     } as Inode);

@@ -26,8 +26,12 @@ export interface PlannedInode {
   uid: number;
   gid: number;
   mtime: number;
-  /** Path of the first name, for error messages. */
-  path: string;
+  /**
+   * The directory of the first name, and that name: the path for error messages is built from
+   * them on demand (plannedPath), not stored as a string per inode.
+   */
+  parent: PlannedInode | null;
+  name: Uint8Array;
   /** Directories only: children in name order. */
   children: PlannedEntry[];
   /** Directories only: the parent's inode number (root: inode count + 1, as mksquashfs). */
@@ -52,6 +56,15 @@ export function compareNames(a: Uint8Array, b: Uint8Array): number {
 
 function displayPath(parent: string, name: Uint8Array): string {
   return (parent === '/' ? '/' : parent + '/') + decoder.decode(name);
+}
+
+/** The path of an inode's first name, as error messages show it. */
+export function plannedPath(p: PlannedInode): string {
+  const names: Uint8Array[] = [];
+  for (let at: PlannedInode | null = p; at?.parent; at = at.parent) names.push(at.name);
+  let path = '/';
+  for (let i = names.length - 1; i >= 0; i--) path = displayPath(path, names[i]!);
+  return path;
 }
 
 function checkName(name: Uint8Array, parentPath: string): void {
@@ -170,16 +183,22 @@ export function planTree(root: DirNode, options: WriteOptions): Plan {
     return { uid, gid, mtime, mode };
   };
 
-  const make = (node: TreeNode, path: string, isRoot: boolean): PlannedInode => {
+  const make = (
+    node: TreeNode,
+    path: string,
+    parent: PlannedInode | null,
+    name: Uint8Array,
+  ): PlannedInode => {
     checkNode(node, path);
     const p: PlannedInode = {
       node,
       number: 0,
       nlink: 1,
-      path,
+      parent,
+      name,
       children: [],
       parentNumber: 0,
-      ...effective(node, isRoot),
+      ...effective(node, parent === null),
     };
     planned.set(node, p);
     switch (node.kind) {
@@ -208,32 +227,34 @@ export function planTree(root: DirNode, options: WriteOptions): Plan {
   };
 
   // Depth-first walk with an explicit stack, so a 10 000-deep tree cannot overflow the JS stack.
-  const rootPlan = make(root, '/', true);
+  const rootPlan = make(root, '/', null, new Uint8Array(0));
   type Frame = {
     dir: PlannedInode;
+    /** The directory's path, for messages (kept per open directory only, not per inode). */
+    path: string;
     index: number;
     sorted: DirNode['entries'];
     entries: PlannedEntry[];
   };
   const stack: Frame[] = [];
-  const enter = (dir: PlannedInode): void => {
+  const enter = (dir: PlannedInode, path: string): void => {
     const node = dir.node as DirNode;
     const sorted = [...node.entries].sort((a, b) => compareNames(a.name, b.name));
     const entries: PlannedEntry[] = [];
     for (let i = 0; i < sorted.length; i++) {
       const e = sorted[i]!;
-      checkName(e.name, dir.path);
+      checkName(e.name, path);
       if (i > 0 && compareNames(sorted[i - 1]!.name, e.name) === 0) {
-        const where = displayPath(dir.path, e.name);
+        const where = displayPath(path, e.name);
         throw new SquashfsError('INVALID_ARGUMENT', `duplicate name in directory: ${where}`, {
           path: where,
         });
       }
       entries.push({ name: e.name, inode: undefined as unknown as PlannedInode });
     }
-    stack.push({ dir, index: 0, sorted, entries });
+    stack.push({ dir, path, index: 0, sorted, entries });
   };
-  enter(rootPlan);
+  enter(rootPlan, '/');
 
   while (stack.length > 0) {
     const frame = stack[stack.length - 1]!;
@@ -244,7 +265,7 @@ export function planTree(root: DirNode, options: WriteOptions): Plan {
     }
     const i = frame.index++;
     const { name, node } = frame.sorted[i]!;
-    const path = displayPath(frame.dir.path, name);
+    const path = displayPath(frame.path, name);
     let child = planned.get(node);
     if (child) {
       if (node.kind === 'dir') {
@@ -257,14 +278,14 @@ export function planTree(root: DirNode, options: WriteOptions): Plan {
       child.nlink++;
       counts.hardLinkedNames++;
     } else {
-      child = make(node, path, false);
+      child = make(node, path, frame.dir, name);
       child.number = nextNumber++;
     }
     frame.entries[i]!.inode = child;
     if (node.kind === 'dir') {
       child.parentNumber = frame.dir.number; // fixed up below for children of the root
       frame.dir.nlink++;
-      enter(child);
+      enter(child, path);
     }
   }
 
