@@ -85,17 +85,19 @@ interface PoolWorker {
 }
 
 /**
- * Blocks compressed on the calling thread before any thread is started: an image of a few
- * blocks is done before a thread would have loaded its compressor (tens of milliseconds each,
- * far more under a TypeScript loader), and the bytes are the same either way.
+ * Bytes compressed on the calling thread before any thread is started: a small image is done
+ * before a thread would have loaded its compressor (tens of milliseconds each, far more under a
+ * TypeScript loader), and the bytes are the same either way. Kept to one default block, so a
+ * large image loses almost nothing to it.
  */
-const INLINE_BLOCKS = 4;
+const INLINE_BYTES = 128 << 10;
 
 class WorkerPool implements BlockCompressor {
   private readonly workers: PoolWorker[] = [];
   private nextId = 0;
   private failure: Error | null = null;
   private inline: InlineCompressor | null = null;
+  private inlineBytes = 0;
 
   constructor(
     private readonly setup: WorkerSetup,
@@ -132,8 +134,8 @@ class WorkerPool implements BlockCompressor {
 
   compress(block: Uint8Array, kind: BlockKind, giveUp = false): Promise<CompressedBlock> {
     if (this.failure) return Promise.reject(this.failure);
-    if (this.nextId < INLINE_BLOCKS) {
-      this.nextId++;
+    if (this.workers.length === 0 && this.inlineBytes + block.length <= INLINE_BYTES) {
+      this.inlineBytes += block.length;
       this.inline ??= new InlineCompressor(
         createCompressor(this.setup.options, this.setup.blockSize),
       );

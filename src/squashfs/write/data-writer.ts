@@ -93,6 +93,8 @@ export interface DataStats {
 const READBACK_CHUNK = 1 << 20;
 /** Bytes of a duplicate candidate held back before it is written anyway. */
 export const HOLD_LIMIT = 32 << 20;
+/** Decompressed fragment blocks kept for duplicate checks. */
+const FRAGMENT_CACHE_BYTES = 32 << 20;
 
 export class DataWriter {
   /** Entries by fragment index; a slot is reserved when its buffer opens and filled when written. */
@@ -114,7 +116,14 @@ export class DataWriter {
   private readonly seen = new Map<bigint, StoredFile[]>();
   /** Sizes of the files written so far: only a file of one of these can be a duplicate. */
   private readonly sizes = new Set<number>();
-  private decodedFragment: { index: number; bytes: Uint8Array } | null = null;
+  /**
+   * Fragment blocks read back and decompressed for duplicate checks, least recently used first.
+   * Duplicates of small files tend to point at the same few blocks, and decompressing one (xz,
+   * 1 MiB) costs tens of milliseconds: without the cache, confirming small duplicates was most of
+   * the CPU time of a 2 000-file tree.
+   */
+  private readonly decodedFragments = new Map<number, Uint8Array>();
+  private decodedBytes = 0;
   private readonly out: OrderedOutput;
 
   private constructor(
@@ -438,14 +447,25 @@ export class DataWriter {
     }
     const queued = this.queuedFragments.get(index);
     if (queued) return queued;
-    if (this.decodedFragment?.index === index) return this.decodedFragment.bytes;
+    const cached = this.decodedFragments.get(index);
+    if (cached) {
+      this.decodedFragments.delete(index);
+      this.decodedFragments.set(index, cached);
+      return cached;
+    }
     const entry = this.fragmentSlots[index]!;
     const stored = await this.sink.readAt(entry.start, entry.sizeWord & DATA_SIZE_MASK);
     const bytes =
       entry.sizeWord & DATA_UNCOMPRESSED
         ? stored
         : this.opts.decompressor.decompress(stored, this.opts.blockSize);
-    this.decodedFragment = { index, bytes };
+    this.decodedFragments.set(index, bytes);
+    this.decodedBytes += bytes.length;
+    for (const [oldest, b] of this.decodedFragments) {
+      if (this.decodedBytes <= FRAGMENT_CACHE_BYTES) break;
+      this.decodedFragments.delete(oldest);
+      this.decodedBytes -= b.length;
+    }
     return bytes;
   }
 }
