@@ -98,6 +98,8 @@ class WorkerPool implements BlockCompressor {
   private failure: Error | null = null;
   private inline: InlineCompressor | null = null;
   private inlineBytes = 0;
+  /** Set by close(): from then on every thread stays ref'd until it has exited. */
+  private closing = false;
 
   constructor(
     private readonly setup: WorkerSetup,
@@ -115,7 +117,7 @@ class WorkerPool implements BlockCompressor {
       w.pending.delete(reply.id);
       if (reply.error !== undefined) p.reject(new SquashfsError('IO', reply.error));
       else p.resolve({ bytes: reply.bytes!, compressed: reply.compressed! });
-      if (w.pending.size === 0) thread.unref();
+      if (w.pending.size === 0 && !this.closing) thread.unref();
     });
     const fail = (err: Error) => {
       this.failure ??= new SquashfsError('IO', `compression worker failed: ${err.message}`, {
@@ -158,6 +160,7 @@ class WorkerPool implements BlockCompressor {
   }
 
   async close(): Promise<void> {
+    this.closing = true;
     const threads = this.workers
       .splice(0)
       .filter((w) => !w.exited)
