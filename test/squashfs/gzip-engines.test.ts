@@ -15,8 +15,6 @@
  * a printed reason; pako's always run.
  */
 import { spawnSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import { existsSync, readFileSync, realpathSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
@@ -36,6 +34,13 @@ import {
 } from '../../src/squashfs/compress/native.js';
 import { makeTempDir, type TempDir } from '../helpers/fs-util.js';
 import {
+  expectSameBytes,
+  firstFileBlocks,
+  nodeSlice,
+  noise,
+  text,
+} from '../helpers/compress-samples.js';
+import {
   mksquashfs,
   requireFeature,
   requireOracle,
@@ -50,88 +55,6 @@ else {
   console.log(
     `gzip-engines: engine 'native' not tested: ${loadNative() ? 'its self-test failed' : nativeUnavailableReason}`,
   );
-}
-
-/** Deterministic pseudo-English text. */
-function text(n: number, seed = 1): Uint8Array {
-  const words = ['squashfs', 'block', 'the', 'inode', 'of', 'gzip', 'zlib', 'kernel', 'a', 'data'];
-  let x = seed >>> 0 || 1;
-  const parts: string[] = [];
-  let len = 0;
-  while (len < n) {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    const w = `${words[x % words.length]}${x % 7 === 0 ? '.\n' : ' '}${x % 97 === 0 ? x : ''}`;
-    parts.push(w);
-    len += w.length;
-  }
-  return Buffer.from(parts.join('')).subarray(0, n);
-}
-
-/** Incompressible bytes: SHA-256 in counter mode. */
-function noise(n: number, seed = 1): Uint8Array {
-  const out = new Uint8Array(n);
-  for (let i = 0, c = 0; i < n; i += 32, c++) {
-    const h = createHash('sha256').update(`${seed}:${c}`).digest();
-    out.set(h.subarray(0, Math.min(32, n - i)), i);
-  }
-  return out;
-}
-
-const NODE_BINARY = existsSync('/usr/bin/node') ? '/usr/bin/node' : realpathSync(process.execPath);
-let nodeBytes: Buffer | null = null;
-/** Machine code from the node binary, from 4 MiB in. */
-function nodeSlice(n: number): Uint8Array {
-  nodeBytes ??= readFileSync(NODE_BINARY);
-  const start = Math.min(4 << 20, Math.max(0, nodeBytes.length - n));
-  return nodeBytes.subarray(start, start + n);
-}
-
-function expectSameBytes(actual: Uint8Array | null, expected: Uint8Array, what: string): void {
-  expect(actual, `${what}: compress() returned null`).not.toBeNull();
-  const a = Buffer.from(actual!);
-  const e = Buffer.from(expected);
-  if (a.equals(e)) return;
-  let i = 0;
-  while (i < a.length && i < e.length && a[i] === e[i]) i++;
-  expect.fail(`${what}: ours is ${a.length} bytes, expected ${e.length}; first difference at ${i}`);
-}
-
-/** Data blocks of the first inode of a one-file image built with -noI (as in xz-identity). */
-function firstFileBlocks(img: Buffer): { offset: number; size: number; raw: boolean }[] {
-  const blockSize = img.readUInt32LE(12);
-  const inodeTable = Number(img.readBigUInt64LE(0x40));
-  expect(img.readUInt16LE(inodeTable) & 0x8000, 'inode table stored raw (-noI)').toBe(0x8000);
-  const inode = img.subarray(inodeTable + 2);
-  const type = inode.readUInt16LE(0);
-  let start: number, size: number, fragment: number, list: number;
-  if (type === 2) {
-    [start, fragment, size, list] = [
-      inode.readUInt32LE(16),
-      inode.readUInt32LE(20),
-      inode.readUInt32LE(28),
-      32,
-    ];
-  } else {
-    expect(type, 'extended regular file').toBe(9);
-    start = Number(inode.readBigUInt64LE(16));
-    size = Number(inode.readBigUInt64LE(24));
-    fragment = inode.readUInt32LE(44);
-    list = 56;
-  }
-  const count =
-    fragment === 0xffffffff ? Math.ceil(size / blockSize) : Math.floor(size / blockSize);
-  const blocks = [];
-  let offset = start;
-  for (let i = 0; i < count; i++) {
-    const word = inode.readUInt32LE(list + 4 * i);
-    const n = word & 0xffffff;
-    blocks.push({ offset, size: n, raw: (word & (1 << 24)) !== 0 });
-    offset += n;
-  }
-  return blocks;
 }
 
 interface Case {
@@ -219,7 +142,7 @@ requireOracle('mksquashfs')('gzip data blocks are byte-identical to mksquashfs 4
       ]);
       const img = await readFile(image);
       expect(img.readUInt16LE(20), 'gzip image').toBe(1);
-      const blocks = firstFileBlocks(img);
+      const { blocks } = firstFileBlocks(img);
       expect(blocks.length).toBe(Math.ceil(content.length / c.blockSize));
       for (const engine of ENGINES) {
         const comp = new GzipCompressor({ ...c.options, engine });
