@@ -7,7 +7,8 @@ import { decodeRdev, type DeviceInode } from '../../src/squashfs/format/inode.js
 import { openImage, type ReadInode, type SquashfsImage } from '../../src/squashfs/read/image.js';
 import { readXattrs, splitDev, walkTree } from '../helpers/tree-compare.js';
 
-const KIND: Record<string, string> = {
+/** The file type of each basic inode type (an extended type is its basic one + 7). */
+export const KIND_OF_TYPE: Record<number, string> = {
   1: 'dir',
   2: 'file',
   3: 'symlink',
@@ -79,7 +80,7 @@ export async function compareReaderWith(image: string, extracted: string): Promi
         continue;
       }
       const basic = inode.type > 7 ? inode.type - 7 : inode.type;
-      if (KIND[basic] !== disk.kind) say(`kind ${KIND[basic]} vs ${disk.kind}`);
+      if (KIND_OF_TYPE[basic] !== disk.kind) say(`kind ${KIND_OF_TYPE[basic]} vs ${disk.kind}`);
       if (inode.kind !== 'dir') {
         ourLinks.set(inode.inodeNumber, [...(ourLinks.get(inode.inodeNumber) ?? []), key]);
         theirLinks.set(disk.st.ino, [...(theirLinks.get(disk.st.ino) ?? []), key]);

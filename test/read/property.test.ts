@@ -30,7 +30,7 @@ import { writeImage } from '../../src/squashfs/write/image-writer.js';
 import { randomBytes, textBytes } from '../helpers/edge-trees.js';
 import { makeTempDir, type TempDir } from '../helpers/fs-util.js';
 import { requireOracle, unsquashfsExtract } from '../helpers/oracles.js';
-import { compareReaderWith } from './compare-reader.js';
+import { compareReaderWith, KIND_OF_TYPE } from './compare-reader.js';
 
 const SEED = Number(process.env.FC_SEED ?? 20261201);
 const RUNS = Number(process.env.FC_RUNS ?? 100);
@@ -247,15 +247,6 @@ async function model(root: DirNode) {
   return { expected, paths };
 }
 
-const KIND_OF_TYPE: Record<number, string> = {
-  1: 'dir',
-  2: 'file',
-  3: 'symlink',
-  4: 'blockdev',
-  5: 'chardev',
-  6: 'fifo',
-  7: 'socket',
-};
 const sortedXattrs = (xs: readonly Xattr[]) =>
   [...xs]
     .map((x) => `${x.name}=${Buffer.from(x.value).toString('hex')}`)
