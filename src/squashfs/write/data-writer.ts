@@ -30,6 +30,7 @@ import { DATA_SIZE_MASK, DATA_UNCOMPRESSED, NO_INDEX } from '../format/constants
 import type { FragmentEntry } from '../format/tables.js';
 import type { Sink } from '../io/sink.js';
 import type { FileSource } from '../tree.js';
+import { ByteLru } from './byte-lru.js';
 import { OrderedOutput, type Stored, type Ticket } from './ordered-output.js';
 
 export interface FileData {
@@ -124,16 +125,14 @@ export class DataWriter {
    * 1 MiB) costs tens of milliseconds: without the cache, confirming small duplicates was most of
    * the CPU time of a 2 000-file tree.
    */
-  private readonly decodedFragments = new Map<number, Uint8Array>();
-  private decodedBytes = 0;
+  private readonly decodedFragments = new ByteLru<number>(FRAGMENT_CACHE_BYTES);
   /**
    * The tails (fragment parts) of recently written files, least recently used first. A small
    * duplicate is usually of a file seen not long before: its tail is here, and no fragment block
    * has to be read back and decompressed (on 20 000 small files with xz, that was most of the
    * main thread's time even with the fragment cache).
    */
-  private readonly tails = new Map<StoredFile, Uint8Array>();
-  private tailBytes = 0;
+  private readonly tails = new ByteLru<StoredFile>(TAIL_CACHE_BYTES);
   private readonly out: OrderedOutput;
 
   private constructor(
@@ -293,7 +292,7 @@ export class DataWriter {
       else this.seen.set(key, [stored]);
       // A tail that is all of its buffer is kept as it is; one inside a whole block is copied.
       if (useFragment)
-        this.rememberTail(stored, tail.length === tail.buffer.byteLength ? tail : tail.slice());
+        this.tails.set(stored, tail.length === tail.buffer.byteLength ? tail : tail.slice());
     }
     return data;
   }
@@ -447,23 +446,9 @@ export class DataWriter {
     return tail === null || (await this.sameTail(c, tail));
   }
 
-  private rememberTail(file: StoredFile, tail: Uint8Array): void {
-    this.tails.set(file, tail);
-    this.tailBytes += tail.length;
-    for (const [oldest, t] of this.tails) {
-      if (this.tailBytes <= TAIL_CACHE_BYTES) break;
-      this.tails.delete(oldest);
-      this.tailBytes -= t.length;
-    }
-  }
-
   private async sameTail(c: StoredFile, tail: Uint8Array): Promise<boolean> {
     const known = this.tails.get(c);
-    if (known) {
-      this.tails.delete(c);
-      this.tails.set(c, known);
-      return Buffer.compare(known, tail) === 0;
-    }
+    if (known) return Buffer.compare(known, tail) === 0;
     const stored = await this.fragmentBytes(c.data.fragment);
     const earlier = stored.subarray(c.data.fragmentOffset, c.data.fragmentOffset + c.tailLength);
     return Buffer.compare(earlier, tail) === 0;
@@ -477,11 +462,7 @@ export class DataWriter {
     const queued = this.queuedFragments.get(index);
     if (queued) return queued;
     const cached = this.decodedFragments.get(index);
-    if (cached) {
-      this.decodedFragments.delete(index);
-      this.decodedFragments.set(index, cached);
-      return cached;
-    }
+    if (cached) return cached;
     const entry = this.fragmentSlots[index]!;
     const stored = await this.sink.readAt(entry.start, entry.sizeWord & DATA_SIZE_MASK);
     const bytes =
@@ -489,12 +470,6 @@ export class DataWriter {
         ? stored
         : this.opts.decompressor.decompress(stored, this.opts.blockSize);
     this.decodedFragments.set(index, bytes);
-    this.decodedBytes += bytes.length;
-    for (const [oldest, b] of this.decodedFragments) {
-      if (this.decodedBytes <= FRAGMENT_CACHE_BYTES) break;
-      this.decodedFragments.delete(oldest);
-      this.decodedBytes -= b.length;
-    }
     return bytes;
   }
 }
