@@ -18,13 +18,12 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, type TestContext } from 'vitest';
 import { buildPortableService } from '../../src/layout/portable.js';
-import type { ClosureFunction } from '../../src/layout/portable.js';
 import type { BoundedRunResult } from '../helpers/bounded-run.js';
 import { inCI, makeTempDir, run, type TempDir } from '../helpers/fs-util.js';
 import { findExecutable } from '../helpers/oracles.js';
 import { cachedRootProblem, debianRootPath, ensureDebianRoot } from './debian-root.js';
 import { bootContainer, loopDeviceBinds, nspawnMissingReason } from './nspawn-boot.js';
-import { canonicalise, fakeHash } from './portable-fake-store.js';
+import { canonicalise, closureOf, fakeHash } from './portable-fake-store.js';
 
 const BUSYBOX = '/bin/busybox'; // Debian's busybox-static: runs without any library in the image
 const VERDICT_SCRIPT = new URL('./portable-attach-verdict.sh', import.meta.url).pathname;
@@ -89,16 +88,7 @@ async function makeStore(base: string, marker: string) {
   );
   for (const p of [bb, script, unit]) canonicalise(p);
   const references: Record<string, string[]> = { [unit]: [script], [script]: [bb] };
-  const closure: ClosureFunction = async (roots) => {
-    const seen = new Set<string>();
-    const visit = (p: string) => {
-      if (seen.has(p)) return;
-      seen.add(p);
-      for (const r of references[p] ?? []) visit(r);
-    };
-    roots.forEach(visit);
-    return [...seen].sort();
-  };
+  const closure = closureOf(references);
   return { storeDir, unit, closure };
 }
 

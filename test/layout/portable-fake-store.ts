@@ -46,6 +46,23 @@ export function noise(size: number, seed: string): Buffer {
   return out;
 }
 
+/**
+ * A closure function over a fixed reference graph (path -> the paths it references): the
+ * transitive closure of the roots, sorted like `nix-store -qR`.
+ */
+export function closureOf(references: Record<string, string[]>): ClosureFunction {
+  return async (roots) => {
+    const seen = new Set<string>();
+    const visit = (p: string) => {
+      if (seen.has(p)) return;
+      seen.add(p);
+      for (const r of references[p] ?? []) visit(r);
+    };
+    roots.forEach(visit);
+    return [...seen].sort();
+  };
+}
+
 export interface FakeStorePaths {
   libc: string;
   hello: string;
@@ -133,16 +150,10 @@ export function makeFakeStore(base: string): FakeStore {
     [paths.service]: [paths.hello],
   };
   const calls: string[][] = [];
+  const follow = closureOf(references);
   const closure: ClosureFunction = async (roots) => {
     calls.push([...roots]);
-    const seen = new Set<string>();
-    const visit = (p: string) => {
-      if (seen.has(p)) return;
-      seen.add(p);
-      for (const r of references[p] ?? []) visit(r);
-    };
-    roots.forEach(visit);
-    return [...seen].sort();
+    return follow(roots);
   };
   return { storeDir, paths, closure, calls };
 }
