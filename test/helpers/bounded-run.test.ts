@@ -27,10 +27,12 @@ it('leaves a child that ends within its bound alone', async () => {
   expect(r.stdout.toString()).toBe('done\n');
 });
 
+// The bounds below leave the shell time to set its trap and start its children even on a loaded
+// machine (at 300 ms it sometimes had not, and died of the SIGTERM itself).
 it('kills a child that ignores SIGTERM, and its children, after the grace period', async () => {
   // Ignored signals stay ignored across fork and exec: the sleeps ignore SIGTERM too.
   const script = 'trap "" TERM; sleep 300 & echo $!; sleep 300 & echo $!; wait';
-  const r = await runBounded('sh', ['-c', script], { timeoutMs: 300, graceMs: 300 });
+  const r = await runBounded('sh', ['-c', script], { timeoutMs: 2000, graceMs: 300 });
   expect(r.timedOut).toBe(true);
   expect(r.signal).toBe('SIGKILL');
   const children = pids(r.stdout);
@@ -42,7 +44,7 @@ it('kills a child that ignores SIGTERM, and its children, after the grace period
 it('kills the orphans of a child that obeys SIGTERM', async () => {
   // The shell dies on SIGTERM; its sleep ignores it and keeps the output pipe open.
   const script = '(trap "" TERM; exec sleep 300) & echo $!; wait';
-  const r = await runBounded('sh', ['-c', script], { timeoutMs: 300, graceMs: 300 });
+  const r = await runBounded('sh', ['-c', script], { timeoutMs: 2000, graceMs: 300 });
   expect(r.timedOut).toBe(true);
   expect(r.signal).toBe('SIGTERM');
   const [orphan] = pids(r.stdout);

@@ -6,8 +6,9 @@
  * container's init and every process under it running (they are not in its process group and
  * get no parent-death signal), and debootstrap leaves dpkg behind. So on timeout the child gets
  * SIGTERM first (nspawn then powers the container off cleanly, debootstrap's traps unmount what
- * it mounted), and after a grace period every descendant still alive is killed by pid, the
- * deepest first, then the child itself. Only processes this helper started are ever signalled.
+ * it mounted), and after a grace period the child is killed, then every descendant seen still
+ * alive, by pid and start time, the deepest first. Only processes this helper started are ever
+ * signalled.
  */
 import { spawn } from 'node:child_process';
 import { readFileSync, readdirSync } from 'node:fs';
@@ -111,12 +112,15 @@ export function runBounded(
     let seen: SeenProcess[] = [];
     const sweep = () => {
       seen = [...seen, ...descendantsOf(child.pid!)];
-      killSeen(seen);
+      // The child first: killing its descendants first could let it end on its own in between
+      // (a shell whose `wait` returns), so it would not be reported as killed. The descendants
+      // are known by pid and start time, and are killed after it all the same.
       try {
         process.kill(child.pid!, 'SIGKILL');
       } catch {
         // already gone
       }
+      killSeen(seen);
     };
     child.stdout.on('data', (chunk: Buffer) => out.push(chunk));
     child.stderr.on('data', (chunk: Buffer) => err.push(chunk));
