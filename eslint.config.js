@@ -2,7 +2,18 @@
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/', 'node_modules/', 'fixtures/', 'bench/work/', 'bench/results/'] },
+  {
+    ignores: [
+      'dist/',
+      'node_modules/',
+      'fixtures/',
+      'bench/work/',
+      'bench/results/',
+      '.tmp/',
+      'bench/corpora/',
+      'native/build/',
+    ],
+  },
   ...tseslint.configs.recommended,
   {
     rules: {

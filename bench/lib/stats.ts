@@ -35,10 +35,13 @@ export interface ToolInfo {
   processors: number;
 }
 
-/** The tsquashfs run with the most processors: the one the ratios are about. */
+/**
+ * The tsquashfs run with the most processors and default options (`tsquashfs-pN`, not a variant
+ * such as `tsquashfs-zlib-pN`): the one the ratios are about.
+ */
 export function mainSubject(tools: readonly ToolInfo[]): ToolInfo | undefined {
   return tools
-    .filter((t) => t.family === 'tsquashfs')
+    .filter((t) => t.family === 'tsquashfs' && /^tsquashfs-p\d+$/.test(t.id))
     .sort((a, b) => b.processors - a.processors)[0];
 }
 

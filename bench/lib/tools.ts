@@ -82,6 +82,28 @@ export function makeTools(cores: number, tsquashfsBin: string): Tool[] {
       ...s.mksquashfs,
     ],
   }));
+  // Default gzip is the bundled libdeflate; this run shows the engine that writes mksquashfs's bytes.
+  tools.push({
+    id: `tsquashfs-zlib-p${cores}`,
+    family: 'tsquashfs',
+    processors: cores,
+    argv: (src, img, s) =>
+      s.id === 'gzip-128k'
+        ? [
+            process.execPath,
+            tsquashfsBin,
+            'mk',
+            src,
+            img,
+            ...MKSQUASHFS_COMMON,
+            '-processors',
+            String(cores),
+            ...s.mksquashfs,
+            '-Xengine',
+            'zlib',
+          ]
+        : { unsupported: '-Xengine zlib is a gzip option' },
+  });
   for (const p of [...new Set([1, cores])]) {
     tools.push({
       id: `mksquashfs-p${p}`,

@@ -436,6 +436,8 @@ const GZIP_STRATEGIES: readonly GzipStrategy[] = [
   'run_length_encoded',
   'fixed',
 ];
+/** The gzip engines the command line offers (the API has more; see GzipOptions.engine). */
+const GZIP_CLI_ENGINES = ['libdeflate', 'zlib'] as const;
 const BCJ_FILTERS: readonly BcjFilter[] = ['x86', 'powerpc', 'ia64', 'arm', 'armthumb', 'sparc'];
 
 export const COMPRESSORS: Readonly<Record<CompressorName, CompressorSpec>> = {
@@ -448,6 +450,11 @@ export const COMPRESSORS: Readonly<Record<CompressorName, CompressorSpec>> = {
         option: '-Xstrategy',
         arg: 'LIST',
         help: `try each of ${GZIP_STRATEGIES.join(',')}`,
+      },
+      {
+        option: '-Xengine',
+        arg: 'NAME',
+        help: "libdeflate (default; faster, smaller) or zlib (mksquashfs's bytes)",
       },
     ],
     build: buildGzip,
@@ -480,6 +487,7 @@ const COMPRESSOR_OPTION_ARITY: ReadonlyMap<string, number> = new Map([
   ['-Xcompression-level', 1],
   ['-Xwindow-size', 1],
   ['-Xstrategy', 1],
+  ['-Xengine', 1],
   ['-Xbcj', 1],
   ['-Xdict-size', 1],
   ['-Xalgorithm', 1],
@@ -535,6 +543,13 @@ function buildGzip(args: CompressorArg[]): GzipOptions {
       options.level = parseIntInRange(`gzip: ${option}`, value, 1, 9);
     } else if (option === '-Xwindow-size') {
       options.windowBits = parseIntInRange(`gzip: ${option}`, value, 8, 15);
+    } else if (option === '-Xengine') {
+      if (!(GZIP_CLI_ENGINES as readonly string[]).includes(value)) {
+        throw invalid(
+          `gzip: -Xengine: unknown engine "${value}" (available: ${GZIP_CLI_ENGINES.join(', ')})`,
+        );
+      }
+      options.engine = value as (typeof GZIP_CLI_ENGINES)[number];
     } else {
       // Left unset unless given: an explicit strategy list is recorded in the image's
       // compressor options even when it is just 'default', as mksquashfs does.
@@ -546,6 +561,12 @@ function buildGzip(args: CompressorArg[]): GzipOptions {
         GZIP_STRATEGIES,
       );
     }
+  }
+  const otherStrategy = options.strategies?.some((s) => s !== 'default');
+  if (options.engine === 'libdeflate' && (options.windowBits !== 15 || otherStrategy)) {
+    throw invalid(
+      `gzip: -Xengine libdeflate has only a 32 KiB window (-Xwindow-size 15) and the default strategy; use -Xengine zlib with ${otherStrategy ? '-Xstrategy' : '-Xwindow-size'}`,
+    );
   }
   return options;
 }

@@ -2,7 +2,14 @@ import { describe, expect, it } from 'vitest';
 import { parseTimeOutput } from '../../bench/lib/measure.js';
 import type { Cell, Medians } from '../../bench/lib/results.js';
 import { scaleSummary, type ScalePoint } from '../../bench/lib/scale-report.js';
-import { median, ratio, ratios, scaleTargets, targetChecks } from '../../bench/lib/stats.js';
+import {
+  mainSubject,
+  median,
+  ratio,
+  ratios,
+  scaleTargets,
+  targetChecks,
+} from '../../bench/lib/stats.js';
 
 const TOOLS = [
   { id: 'tsquashfs-p1', family: 'tsquashfs', processors: 1 },
@@ -75,6 +82,11 @@ describe('ratios and targets', () => {
       ['mksquashfs-p2', 5 / 6],
     ]);
     expect(r.every((x) => x.subject === 'tsquashfs-p2')).toBe(true);
+  });
+
+  it('takes the default-options run as the subject, never a variant such as -Xengine zlib', () => {
+    const withVariant = [...TOOLS, { id: 'tsquashfs-zlib-p4', family: 'tsquashfs', processors: 4 }];
+    expect(mainSubject(withVariant)?.id).toBe('tsquashfs-p2');
   });
 
   it('checks each target against the faster mksquashfs run', () => {

@@ -139,6 +139,14 @@ describe('parseMkArgs: compression', () => {
     ).toEqual({ name: 'gzip', level: 1, windowBits: 8, strategies: ['default', 'filtered'] });
   });
 
+  it('maps -Xengine, and leaves the engine to the compressor without it', () => {
+    expect(parse('-Xengine zlib').write.compression).toMatchObject({ engine: 'zlib' });
+    expect(parse('-comp gzip -Xengine libdeflate').write.compression).toMatchObject({
+      engine: 'libdeflate',
+    });
+    expect(parse('').write.compression).not.toHaveProperty('engine');
+  });
+
   it('orders and merges gzip strategies as mksquashfs tries them', () => {
     expect(
       parse('-Xstrategy fixed,huffman_only -Xstrategy run_length_encoded,fixed').write.compression,
@@ -155,6 +163,9 @@ describe('parseMkArgs: compression', () => {
     ['-Xwindow-size 7', /gzip: -Xwindow-size invalid value "7", it should be 8 <= n <= 15/],
     ['-Xwindow-size 16', /8 <= n <= 15/],
     ['-Xstrategy foo', /gzip: -Xstrategy: unrecognised strategy "foo" \(available: default,/],
+    ['-Xengine pako', /gzip: -Xengine: unknown engine "pako" \(available: libdeflate, zlib\)/],
+    ['-Xengine libdeflate -Xwindow-size 12', /only a 32 KiB window.*use -Xengine zlib/],
+    ['-Xstrategy filtered -Xengine libdeflate', /default strategy; use -Xengine zlib/],
   ])('gzip %s is rejected', (args, message) => {
     expect(errorOf(args)).toMatch(message);
   });
@@ -218,11 +229,11 @@ describe('parseMkArgs: compression', () => {
   it('rejects -X options of another compressor, as mksquashfs', () => {
     expect(errorOf('-Xdict-size 8K')).toBe(
       'unrecognised compressor option -Xdict-size for compressor gzip (did you forget to specify ' +
-        '-comp?); gzip supports -Xcompression-level, -Xwindow-size, -Xstrategy',
+        '-comp?); gzip supports -Xcompression-level, -Xwindow-size, -Xstrategy, -Xengine',
     );
     expect(errorOf('-comp gzip -Xbcj x86')).toBe(
       'unrecognised compressor option -Xbcj for compressor gzip; ' +
-        'gzip supports -Xcompression-level, -Xwindow-size, -Xstrategy',
+        'gzip supports -Xcompression-level, -Xwindow-size, -Xstrategy, -Xengine',
     );
     expect(errorOf('-comp xz -Xcompression-level 3')).toBe(
       'unrecognised compressor option -Xcompression-level for compressor xz; ' +

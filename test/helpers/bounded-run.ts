@@ -87,6 +87,29 @@ function killSeen(seen: readonly SeenProcess[]): void {
   }
 }
 
+/** Whether the process seen is still running: same start time, and not a zombie. */
+function stillRunning(p: SeenProcess): boolean {
+  try {
+    const stat = readFileSync(`/proc/${p.pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return fields[19] === p.start && fields[0] !== 'Z';
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Waits (up to limitMs) until none of the processes seen is running. A SIGKILLed process
+ * closes its files before it becomes a zombie, so the output pipe can reach EOF while it is
+ * still exiting; callers are promised that what was killed is gone.
+ */
+async function waitGone(seen: readonly SeenProcess[], limitMs: number): Promise<void> {
+  const until = performance.now() + limitMs;
+  while (seen.some(stillRunning) && performance.now() < until) {
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
 /**
  * Runs cmd to completion or to the time bound, collecting its output. Never throws on exit
  * status or timeout: the caller asserts on `timedOut`, `code` and the output.
@@ -143,14 +166,15 @@ export function runBounded(
       clearTimeout(bound);
       clearTimeout(killTimer);
       if (timedOut) killSeen(seen); // orphans of a child that obeyed SIGTERM
-      resolve({
+      const result = {
         code,
         signal,
         stdout: Buffer.concat(out),
         stderr: Buffer.concat(err),
         timedOut,
         seconds: (performance.now() - started) / 1000,
-      });
+      };
+      waitGone(timedOut ? seen : [], 5000).then(() => resolve(result), reject);
     });
   });
 }

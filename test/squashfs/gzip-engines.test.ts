@@ -8,13 +8,15 @@
  * data blocks are compared with compress() of the same input.
  * Oracle 2: python3 `zlib.compressobj(level, DEFLATED, wbits, 8, strategy)`.
  *
- * The opt-in 'libdeflate' engine writes other bytes: its streams must inflate back to the input,
- * be no larger in total than stock zlib's, and make images that unsquashfs and the kernel read.
+ * The libdeflate engines (the bundled WebAssembly build, the default, and the opt-in system
+ * library) write other bytes: their streams must inflate back to the input, be no larger in total
+ * than stock zlib's, and make images that unsquashfs and the kernel read.
  *
  * When the native engine is not built (no compiler at install time) its cases are skipped with
  * a printed reason; pako's always run.
  */
 import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
@@ -22,8 +24,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { GzipEngine, GzipOptions } from '../../src/squashfs/compress/compressor.js';
 import {
   GzipCompressor,
-  libdeflateGzipAvailable,
   nativeGzipAvailable,
+  systemLibdeflateGzipAvailable,
 } from '../../src/squashfs/compress/gzip.js';
 import { bytesSource, tree } from '../../src/squashfs/tree.js';
 import { writeImage } from '../../src/squashfs/write/image-writer.js';
@@ -31,6 +33,7 @@ import {
   loadNative,
   NATIVE_ADDON_PATH,
   nativeUnavailableReason,
+  selfTestSample,
 } from '../../src/squashfs/compress/native.js';
 import { makeTempDir, type TempDir } from '../helpers/fs-util.js';
 import {
@@ -48,6 +51,9 @@ import {
   withKernelMount,
 } from '../helpers/oracles.js';
 import zlib from 'node:zlib';
+
+/** sha256 of the bundled libdeflate's stream of selfTestSample() at level 9 (libdeflate 0.1.0). */
+const PINNED_LIBDEFLATE_SHA256 = '4a16c14b97ca0a8aaa681d87755fa0b815f4954b29a172aef0ace69dd4b853c8';
 
 const ENGINES: GzipEngine[] = ['pako'];
 if (nativeGzipAvailable()) ENGINES.push('native');
@@ -221,9 +227,24 @@ withPythonZlib(`gzip streams equal python3 zlib ${zlibVersion}`, () => {
 });
 
 describe('gzip engine selection', () => {
-  it('defaults to native where it is built and verified, else pako', () => {
-    expect(new GzipCompressor().engine).toBe(nativeGzipAvailable() ? 'native' : 'pako');
+  const zlibEngine = nativeGzipAvailable() ? 'native' : 'pako';
+  it('defaults to the bundled libdeflate where it can do what was asked', () => {
+    expect(new GzipCompressor().engine).toBe('libdeflate');
+    expect(new GzipCompressor({ level: 3, strategies: ['default'] }).engine).toBe('libdeflate');
+  });
+  it('defaults to zlib for another window or strategy', () => {
+    expect(new GzipCompressor({ windowBits: 12 }).engine).toBe(zlibEngine);
+    expect(new GzipCompressor({ strategies: ['default', 'filtered'] }).engine).toBe(zlibEngine);
+  });
+  it("resolves 'zlib' to native where it is built and verified, else pako", () => {
+    expect(new GzipCompressor({ engine: 'zlib' }).engine).toBe(zlibEngine);
     expect(new GzipCompressor({ engine: 'node' }).engine).toBe('node');
+  });
+  it('the bundled libdeflate writes the bytes it wrote when pinned', () => {
+    // A new build of the npm package may encode differently; that would change every default
+    // gzip image, so it must be a deliberate upgrade (update this hash with the dependency).
+    const out = new GzipCompressor({ engine: 'libdeflate' }).compress(selfTestSample());
+    expect(createHash('sha256').update(out!).digest('hex')).toBe(PINNED_LIBDEFLATE_SHA256);
   });
 });
 
@@ -264,72 +285,84 @@ withNative('gzip engine native', () => {
   });
 });
 
-requireFeature(
-  'libdeflate',
-  libdeflateGzipAvailable(),
-  'libdeflate.so.0 cannot be loaded (apt-get install libdeflate0)',
-)('gzip engine libdeflate', () => {
-  const content = Buffer.concat([
-    nodeSlice(6 * (128 << 10)),
-    text(3 * (128 << 10), 11),
-    noise(128 << 10, 5),
-    text(7000, 12),
-  ]);
-  const blocks: Uint8Array[] = [];
-  for (let i = 0; i < content.length; i += 128 << 10)
-    blocks.push(content.subarray(i, i + (128 << 10)));
+const LIBDEFLATE_ENGINES: [GzipEngine, boolean, string][] = [
+  ['libdeflate', true, ''],
+  [
+    'system-libdeflate',
+    systemLibdeflateGzipAvailable(),
+    'libdeflate.so.0 cannot be loaded (apt-get install libdeflate0)',
+  ],
+];
 
-  it('writes streams that inflate to the input, no larger in total than stock zlib', () => {
-    const ld = new GzipCompressor({ engine: 'libdeflate' });
-    const stock = new GzipCompressor({ engine: 'pako' });
-    let ours = 0;
-    let theirs = 0;
-    for (const b of blocks) {
-      const a = ld.compress(b);
-      const z = stock.compress(b);
-      ours += a?.length ?? b.length;
-      theirs += z?.length ?? b.length;
-      if (a) expect(Buffer.from(zlib.inflateSync(a)).equals(Buffer.from(b))).toBe(true);
-    }
-    expect(ours).toBeLessThanOrEqual(theirs);
-  });
+for (const [engine, available, reason] of LIBDEFLATE_ENGINES) {
+  requireFeature(
+    engine,
+    available,
+    reason,
+  )(`gzip engine ${engine}`, () => {
+    const content = Buffer.concat([
+      nodeSlice(6 * (128 << 10)),
+      text(3 * (128 << 10), 11),
+      noise(128 << 10, 5),
+      text(7000, 12),
+    ]);
+    const blocks: Uint8Array[] = [];
+    for (let i = 0; i < content.length; i += 128 << 10)
+      blocks.push(content.subarray(i, i + (128 << 10)));
 
-  it('refuses settings it cannot honour', () => {
-    expect(() => new GzipCompressor({ engine: 'libdeflate', windowBits: 12 })).toThrow(/window/);
-    expect(() => new GzipCompressor({ engine: 'libdeflate', strategies: ['filtered'] })).toThrow(
-      /strategy/,
-    );
-  });
+    it('writes streams that inflate to the input, no larger in total than stock zlib', () => {
+      const ld = new GzipCompressor({ engine });
+      const stock = new GzipCompressor({ engine: 'pako' });
+      let ours = 0;
+      let theirs = 0;
+      for (const b of blocks) {
+        const a = ld.compress(b);
+        const z = stock.compress(b);
+        ours += a?.length ?? b.length;
+        theirs += z?.length ?? b.length;
+        if (a) expect(Buffer.from(zlib.inflateSync(a)).equals(Buffer.from(b))).toBe(true);
+      }
+      expect(ours).toBeLessThanOrEqual(theirs);
+    });
 
-  requireOracle('unsquashfs')('images', () => {
-    let work: TempDir;
-    let image: string;
-    beforeAll(async () => {
-      work = await makeTempDir('gzip-libdeflate');
-      image = join(work.path, 'ld.sqfs');
-      const root = tree.dir({
-        big: tree.file(bytesSource(content)),
-        small: tree.file(bytesSource(text(3000, 13))),
+    it('refuses settings it cannot honour, naming the way out', () => {
+      expect(() => new GzipCompressor({ engine, windowBits: 12 })).toThrow(/window.*'zlib'/);
+      expect(() => new GzipCompressor({ engine, strategies: ['filtered'] })).toThrow(/strategy/);
+    });
+
+    requireOracle('unsquashfs')('images', () => {
+      let work: TempDir;
+      let image: string;
+      beforeAll(async () => {
+        work = await makeTempDir(`gzip-${engine}`);
+        image = join(work.path, 'ld.sqfs');
+        const root = tree.dir({
+          big: tree.file(bytesSource(content)),
+          small: tree.file(bytesSource(text(3000, 13))),
+        });
+        await writeImage(root, image, { compression: { name: 'gzip', engine } });
       });
-      await writeImage(root, image, { compression: { name: 'gzip', engine: 'libdeflate' } });
-    });
-    afterAll(async () => {
-      await work?.cleanup();
-    });
+      afterAll(async () => {
+        await work?.cleanup();
+      });
 
-    it('unsquashfs extracts the files', async () => {
-      const out = join(work.path, 'out');
-      await unsquashfsExtract(image, out);
-      expect((await readFile(join(out, 'big'))).equals(content)).toBe(true);
-      expect((await readFile(join(out, 'small'))).equals(Buffer.from(text(3000, 13)))).toBe(true);
-    });
+      it('unsquashfs extracts the files', async () => {
+        const out = join(work.path, 'out');
+        await unsquashfsExtract(image, out);
+        expect((await readFile(join(out, 'big'))).equals(content)).toBe(true);
+        expect((await readFile(join(out, 'small'))).equals(Buffer.from(text(3000, 13)))).toBe(true);
+      });
 
-    requireOracle('mount')('kernel', () => {
-      it('mounts the image and reads the files', async () => {
-        await withKernelMount(image, async (mnt) => {
-          expect((await readFile(join(mnt, 'big'))).equals(content)).toBe(true);
+      requireOracle('mount')('kernel', () => {
+        it('mounts the image and reads the files', async () => {
+          await withKernelMount(image, async (mnt) => {
+            expect((await readFile(join(mnt, 'big'))).equals(content)).toBe(true);
+            expect((await readFile(join(mnt, 'small'))).equals(Buffer.from(text(3000, 13)))).toBe(
+              true,
+            );
+          });
         });
       });
     });
   });
-});
+}

@@ -43,20 +43,26 @@ export interface GzipOptions {
   /** Strategies to try per block; the smallest result wins. Default: just 'default'. */
   strategies?: GzipStrategy[];
   /**
-   * Which deflate implementation compresses. 'native' (the default when available) is the
-   * system's zlib through tsquashfs's install-time addon, used only where its output equals
-   * pako's: mksquashfs's bytes at mksquashfs's speed per core. 'pako' (the default otherwise) is
-   * a port of stock zlib: the same bytes as mksquashfs (which links stock zlib) on every machine
-   * and Node version, at about 1.5x the CPU time. 'node' is Node's bundled zlib: faster than
-   * pako, but its bytes differ from stock zlib's (about 1.8% larger on binaries) and may change
-   * with the Node version. 'libdeflate' is the system's libdeflate (Debian package libdeflate0)
-   * through the same addon: not mksquashfs's bytes, but at level 9 about 1.4% smaller on
-   * binaries and 0.3% on text, at 0.3-0.5x zlib's CPU time; it needs windowBits 15 and the
-   * default strategy only (it has no other window or strategies).
+   * Which deflate implementation compresses. Unset: 'libdeflate' when windowBits is 15 and the
+   * strategies are just 'default' (what libdeflate can do), else 'zlib'.
+   * - 'libdeflate': libdeflate compiled to WebAssembly and bundled (npm package libdeflate,
+   *   pinned), so the bytes are the same on every machine; about 0.4x zlib's CPU time and 1%
+   *   smaller on binaries, but not zlib's bytes, so images differ from mksquashfs's.
+   * - 'zlib': stock zlib's bytes, mksquashfs's byte for byte: 'native' where available, else
+   *   'pako' (the same bytes either way).
+   * - 'native': the system zlib through tsquashfs's install-time addon, used only where its
+   *   output equals pako's; mksquashfs's speed per core.
+   * - 'pako': a port of stock zlib, on every machine and Node version, at about 1.5x the CPU time.
+   * - 'node': Node's bundled zlib; its bytes differ from stock zlib's (about 1.8% larger on
+   *   binaries) and may change with the Node version.
+   * - 'system-libdeflate': the system's libdeflate (Debian package libdeflate0) through the addon,
+   *   about 10% faster than the bundled build; its bytes follow the installed version.
+   * Both libdeflate engines need windowBits 15 and the default strategy only.
    */
   engine?: GzipEngine;
 }
-export type GzipEngine = 'native' | 'pako' | 'node' | 'libdeflate';
+export type ResolvedGzipEngine = 'libdeflate' | 'native' | 'pako' | 'node' | 'system-libdeflate';
+export type GzipEngine = ResolvedGzipEngine | 'zlib';
 export type GzipStrategy = 'default' | 'filtered' | 'huffman_only' | 'run_length_encoded' | 'fixed';
 
 export interface XzOptions {

@@ -4,25 +4,37 @@
  *
  * Engines (bench/engines.ts: level 9, 128 KiB blocks, CPU time per core relative to the system
  * zlib 1.2.13 called from C as mksquashfs calls it; binaries / text):
- * - native (default when available): that same system zlib, called through
- *   native/tsquashfs_native.c the way mksquashfs calls it: 0.92 / 0.79 (on par), identical
- *   bytes. Used only if its output equals pako's on a self-test sample (native.ts), so the
- *   bytes never depend on which of the two runs.
- * - pako (default otherwise): 1.53 / 1.53, output identical to stock zlib 1.2.13, which is what
- *   mksquashfs links, so images match mksquashfs byte for byte, on any machine.
+ * - libdeflate (the default where it applies: window 15, the default strategy only): libdeflate
+ *   compiled to WebAssembly, bundled in the npm package `libdeflate` (pinned), so its bytes are
+ *   the same on every machine: about 0.42 of zlib's CPU time on binaries and 1% smaller. Its
+ *   streams are valid zlib streams (the kernel and every inflater read them) but not zlib's
+ *   bytes, so images differ from mksquashfs's; engine 'zlib' gives those.
+ * - zlib (the default otherwise): stock zlib's bytes, mksquashfs's, through 'native' where the
+ *   addon is built and its self-test passes, else 'pako'. Both write the same bytes.
+ * - native: the system zlib, called through native/tsquashfs_native.c the way mksquashfs calls
+ *   it: 0.92 / 0.79 (on par). Used only if its output equals pako's on a self-test sample
+ *   (native.ts), so the bytes never depend on which of the two runs.
+ * - pako: 1.53 / 1.53, output identical to stock zlib 1.2.13, which is what mksquashfs links.
  * - node:zlib: 0.76 / 0.60 but 1.8% / 0.2% larger; Chromium's zlib fork, whose output differs
  *   from stock zlib and can change between Node versions (memLevel 9 is no smaller).
- * - libdeflate (opt-in): the system's libdeflate through the addon: 0.32 / 0.50 at level 9 and
- *   1.4% / 0.3% smaller than zlib, but not zlib's bytes. Any inflater (the kernel's) decodes it.
+ * - system-libdeflate (opt-in): the system's libdeflate.so.0 through the addon: 0.32 / 0.50 and
+ *   about 10% faster than the bundled build, but its bytes follow the installed version.
  * - fflate (the dependency first named for this): cannot set the window size or the deflate
  *   strategies that -Xwindow-size and -Xstrategy need, and is slower than node:zlib.
  * Decompression always uses node:zlib (any correct inflater gives the same bytes).
  */
 import zlib from 'node:zlib';
+import { zlib as bundledLibdeflateZlib } from 'libdeflate';
 import pako from 'pako';
 import { Compression } from '../format/constants.js';
 import { SquashfsError } from '../errors.js';
-import type { Compressor, GzipEngine, GzipOptions, GzipStrategy } from './compressor.js';
+import type {
+  Compressor,
+  GzipEngine,
+  GzipOptions,
+  GzipStrategy,
+  ResolvedGzipEngine,
+} from './compressor.js';
 import {
   bytesEqual,
   loadNative,
@@ -72,9 +84,29 @@ const libdeflateWorks = verified(() => {
   return bytesEqual(zlib.inflateSync(native.libdeflateZlib(sample, 9)), sample);
 });
 
-/** Whether engine 'libdeflate' can be used here. */
-export function libdeflateGzipAvailable(): boolean {
+/** Whether engine 'system-libdeflate' can be used here. */
+export function systemLibdeflateGzipAvailable(): boolean {
   return libdeflateWorks();
+}
+
+/** libdeflate has one window (32 KiB) and one strategy. */
+function libdeflateCan(windowBits: number, strategies: readonly GzipStrategy[]): boolean {
+  return windowBits === 15 && strategies.every((s) => s === 'default');
+}
+
+/**
+ * The engine that runs. Unset: the bundled libdeflate where it can do what was asked, else
+ * zlib. 'zlib' is stock zlib's bytes through whichever of native and pako is here; each depends
+ * only on the options, never on the machine.
+ */
+function resolveEngine(
+  asked: GzipEngine | undefined,
+  windowBits: number,
+  strategies: readonly GzipStrategy[],
+): ResolvedGzipEngine {
+  const engine = asked ?? (libdeflateCan(windowBits, strategies) ? 'libdeflate' : 'zlib');
+  if (engine !== 'zlib') return engine;
+  return nativeZlibMatchesPako() ? 'native' : 'pako';
 }
 
 export class GzipCompressor implements Compressor {
@@ -83,15 +115,16 @@ export class GzipCompressor implements Compressor {
   readonly level: number;
   readonly windowBits: number;
   readonly strategies: GzipStrategy[];
-  readonly engine: GzipEngine;
+  /** The engine that runs: 'zlib' is resolved to 'native' or 'pako'. */
+  readonly engine: ResolvedGzipEngine;
   /** Bits of the strategies named by the user; 0 when none were (then only 'default' runs). */
   private readonly strategyMask: number;
 
   constructor(options: Omit<GzipOptions, 'name'> = {}) {
     this.level = options.level ?? 9;
-    this.engine = options.engine ?? (nativeZlibMatchesPako() ? 'native' : 'pako');
     this.windowBits = options.windowBits ?? 15;
     this.strategies = options.strategies?.length ? [...new Set(options.strategies)] : ['default'];
+    this.engine = resolveEngine(options.engine, this.windowBits, this.strategies);
     this.strategyMask = (options.strategies ?? []).reduce((m, s) => m | STRATEGY_BITS[s], 0);
     if (!Number.isInteger(this.level) || this.level < 1 || this.level > 9) {
       throw new SquashfsError(
@@ -105,19 +138,20 @@ export class GzipCompressor implements Compressor {
         `gzip window size must be 8 to 15, got ${this.windowBits}`,
       );
     }
-    if (this.engine === 'libdeflate') {
-      if (!libdeflateWorks()) {
-        throw new SquashfsError(
-          'INVALID_ARGUMENT',
-          `gzip engine 'libdeflate' is not available: ${loadNative() ? 'the system has no working libdeflate.so.0 (Debian package libdeflate0)' : nativeUnavailableReason}`,
-        );
-      }
-      if (this.windowBits !== 15 || this.strategies.some((s) => s !== 'default')) {
-        throw new SquashfsError(
-          'INVALID_ARGUMENT',
-          `gzip engine 'libdeflate' has only a 32 KiB window and the default strategy`,
-        );
-      }
+    if (this.engine === 'system-libdeflate' && !libdeflateWorks()) {
+      throw new SquashfsError(
+        'INVALID_ARGUMENT',
+        `gzip engine 'system-libdeflate' is not available: ${loadNative() ? 'the system has no working libdeflate.so.0 (Debian package libdeflate0)' : nativeUnavailableReason}`,
+      );
+    }
+    if (
+      (this.engine === 'libdeflate' || this.engine === 'system-libdeflate') &&
+      !libdeflateCan(this.windowBits, this.strategies)
+    ) {
+      throw new SquashfsError(
+        'INVALID_ARGUMENT',
+        `gzip engine '${this.engine}' has only a 32 KiB window (windowBits 15) and the default strategy; engine 'zlib' has window ${this.windowBits} and strategies ${this.strategies.join(',')}`,
+      );
     }
     if (this.engine === 'native' && !nativeZlibMatchesPako()) {
       const native = loadNative();
@@ -142,12 +176,14 @@ export class GzipCompressor implements Compressor {
       };
       const out =
         this.engine === 'libdeflate'
-          ? loadNative()!.libdeflateZlib(block, this.level)
-          : this.engine === 'native'
-            ? loadNative()!.deflate(block, this.level, settings.windowBits, 8, settings.strategy)
-            : this.engine === 'pako'
-              ? pako.deflate(block, settings)
-              : zlib.deflateSync(block, settings);
+          ? bundledLibdeflateZlib(block, this.level)
+          : this.engine === 'system-libdeflate'
+            ? loadNative()!.libdeflateZlib(block, this.level)
+            : this.engine === 'native'
+              ? loadNative()!.deflate(block, this.level, settings.windowBits, 8, settings.strategy)
+              : this.engine === 'pako'
+                ? pako.deflate(block, settings)
+                : zlib.deflateSync(block, settings);
       if (best === null || out.length < best.length) best = out;
     }
     return best !== null && best.length < block.length ? best : null;
