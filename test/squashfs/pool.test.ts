@@ -55,4 +55,33 @@ describe('compression pool', () => {
       await pool.close();
     }
   });
+
+  it('closing with blocks still queued rejects those, and a late reply does not crash (regression: a reply after close() dispatched to a worker that was gone)', async () => {
+    const blockSize = 131072;
+    const pool = createBlockCompressor({ name: 'xz' }, blockSize, 1);
+    // The first 128 KiB are compressed on this thread; the rest go to the one worker, two at a
+    // time, and the others wait here.
+    const blocks = [0, 1, 2, 3, 4, 5, 6].map((i) => sample(blockSize, i + 20));
+    const results = blocks.map((b) =>
+      pool.compress(b, 'data').then(
+        () => 'done',
+        (e: Error) => e.message,
+      ),
+    );
+    await new Promise((r) => setTimeout(r, 0));
+    await pool.close();
+    const outcomes = await Promise.all(results);
+    expect(outcomes[0]).toBe('done');
+    expect(outcomes.filter((o) => o === 'the compression pool was closed').length).toBeGreaterThan(
+      0,
+    );
+    // Every block was settled one way or the other (none left hanging).
+    expect(outcomes).toHaveLength(7);
+  });
+
+  it('refuses blocks once closed', async () => {
+    const pool = createBlockCompressor({ name: 'gzip' }, 131072, 1);
+    await pool.close();
+    await expect(pool.compress(sample(1000, 3), 'data')).rejects.toThrow(/pool was closed/);
+  });
 });

@@ -78,6 +78,11 @@ interface Pending {
   reject: (e: Error) => void;
 }
 
+/** A block waiting on the calling thread for a worker with room. */
+interface Waiting extends Pending {
+  request: CompressRequest;
+}
+
 interface PoolWorker {
   thread: Worker;
   pending: Map<number, Pending>;
@@ -92,8 +97,19 @@ interface PoolWorker {
  */
 const INLINE_BYTES = 128 << 10;
 
+/**
+ * Blocks handed to one worker at a time: the one it compresses and the next, so it never waits
+ * for the calling thread between two blocks. The rest wait in one queue here and go to whichever
+ * worker finishes first: a worker handed its share up front could sit idle while another still
+ * had slow blocks (random data under xz) queued, and the in-order writer waited on those.
+ */
+const PER_WORKER = 2;
+
 class WorkerPool implements BlockCompressor {
   private readonly workers: PoolWorker[] = [];
+  /** Blocks not yet handed to a worker, in submission order. */
+  private readonly waiting: Waiting[] = [];
+  private waitingHead = 0;
   private nextId = 0;
   private failure: Error | null = null;
   private inline: InlineCompressor | null = null;
@@ -117,6 +133,7 @@ class WorkerPool implements BlockCompressor {
       w.pending.delete(reply.id);
       if (reply.error !== undefined) p.reject(new SquashfsError('IO', reply.error));
       else p.resolve({ bytes: reply.bytes!, compressed: reply.compressed! });
+      this.dispatch();
       if (w.pending.size === 0 && !this.closing) thread.unref();
     });
     const fail = (err: Error) => {
@@ -125,6 +142,10 @@ class WorkerPool implements BlockCompressor {
       });
       for (const p of w.pending.values()) p.reject(this.failure);
       w.pending.clear();
+      // Nothing waiting can be trusted to a pool that lost a thread.
+      for (const q of this.waiting.splice(this.waitingHead)) q.reject(this.failure);
+      this.waiting.length = 0;
+      this.waitingHead = 0;
     };
     thread.on('error', fail);
     thread.on('exit', (code) => {
@@ -136,6 +157,9 @@ class WorkerPool implements BlockCompressor {
 
   compress(block: Uint8Array, kind: BlockKind, giveUp = false): Promise<CompressedBlock> {
     if (this.failure) return Promise.reject(this.failure);
+    if (this.closing) {
+      return Promise.reject(new SquashfsError('IO', 'the compression pool was closed'));
+    }
     if (this.workers.length === 0 && this.inlineBytes + block.length <= INLINE_BYTES) {
       this.inlineBytes += block.length;
       this.inline ??= new InlineCompressor(
@@ -146,21 +170,40 @@ class WorkerPool implements BlockCompressor {
     if (this.workers.length === 0) {
       for (let i = 0; i < this.count; i++) this.workers.push(this.start(this.setup));
     }
-    // The least busy worker; ties go to the first, so scheduling is simple and fair.
-    let w = this.workers[0]!;
-    for (const other of this.workers) if (other.pending.size < w.pending.size) w = other;
     const id = this.nextId++;
     const owned = giveUp ? ownBuffer(block) : new Uint8Array(block);
     return new Promise<CompressedBlock>((resolve, reject) => {
-      w.pending.set(id, { resolve, reject });
-      if (w.pending.size === 1) w.thread.ref();
-      const request: CompressRequest = { id, kind, block: owned };
-      w.thread.postMessage(request, [owned.buffer as ArrayBuffer]);
+      this.waiting.push({ request: { id, kind, block: owned }, resolve, reject });
+      this.dispatch();
     });
+  }
+
+  /** Hands waiting blocks, oldest first, to the least busy workers that have room. */
+  private dispatch(): void {
+    // After close() there are no workers: a late reply must not hand out anything more.
+    while (this.waitingHead < this.waiting.length && !this.failure && !this.closing) {
+      // The least busy worker; ties go to the first, so scheduling is simple and fair.
+      let w = this.workers[0]!;
+      for (const other of this.workers) if (other.pending.size < w.pending.size) w = other;
+      if (w.pending.size >= PER_WORKER) return;
+      const next = this.waiting[this.waitingHead]!;
+      this.waiting[this.waitingHead++] = undefined as unknown as Waiting;
+      if (this.waitingHead === this.waiting.length) {
+        this.waiting.length = 0;
+        this.waitingHead = 0;
+      }
+      w.pending.set(next.request.id, next);
+      if (w.pending.size === 1) w.thread.ref();
+      w.thread.postMessage(next.request, [next.request.block.buffer as ArrayBuffer]);
+    }
   }
 
   async close(): Promise<void> {
     this.closing = true;
+    const closed = new SquashfsError('IO', 'the compression pool was closed');
+    for (const q of this.waiting.splice(this.waitingHead)) q.reject(closed);
+    this.waiting.length = 0;
+    this.waitingHead = 0;
     const threads = this.workers
       .splice(0)
       .filter((w) => !w.exited)
