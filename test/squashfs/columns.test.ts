@@ -1,0 +1,80 @@
+/** The typed-array structures the writer keeps per-inode and per-file state in. */
+import { describe, expect, it } from 'vitest';
+import { f64Column, i32Column, u32Column } from '../../src/squashfs/write/column.js';
+import { HashIndex } from '../../src/squashfs/write/hash-index.js';
+
+describe('Column', () => {
+  it('grows past its capacity and keeps every row', () => {
+    const c = u32Column();
+    for (let i = 0; i < 5000; i++) expect(c.push(i * 7)).toBe(i);
+    expect(c.length).toBe(5000);
+    for (let i = 0; i < 5000; i++) expect(c.get(i)).toBe(i * 7);
+    expect([...c.view(10, 13)]).toEqual([70, 77, 84]);
+  });
+
+  it('holds values beyond 2^32 exactly in a float64 column (inode references)', () => {
+    const c = f64Column();
+    c.push(2 ** 47 + 12345);
+    expect(c.get(0)).toBe(2 ** 47 + 12345);
+  });
+
+  it('gives new rows the fill value, also after shrinking and growing again', () => {
+    const c = i32Column(-1);
+    c.resize(3000);
+    expect(c.get(2999)).toBe(-1);
+    c.set(5, 42);
+    c.set(2000, 7);
+    c.resize(10);
+    c.resize(3000);
+    expect(c.get(5)).toBe(42);
+    expect(c.get(2000)).toBe(-1);
+  });
+
+  it('refuses rows outside its length', () => {
+    const c = u32Column();
+    c.push(1);
+    expect(() => c.get(1)).toThrow(RangeError);
+    expect(() => c.set(-1, 0)).toThrow(RangeError);
+  });
+});
+
+describe('HashIndex', () => {
+  const rowsOf = (index: HashIndex, hi: number, lo: number) => {
+    const rows: number[] = [];
+    for (let r = index.firstRow(hi, lo); r !== -1; r = index.nextRow(r)) rows.push(r);
+    return rows;
+  };
+
+  it('lists the rows of one hash in the order they were added, apart from other hashes', () => {
+    const index = new HashIndex(4);
+    // Hashes that differ only in the high or the low half land in separate lists.
+    index.add(1, 2, 0);
+    index.add(2, 1, 1);
+    index.add(1, 2, 5);
+    index.add(0xffffffff, 0xffffffff, 6);
+    index.add(1, 2, 9);
+    expect(rowsOf(index, 1, 2)).toEqual([0, 5, 9]);
+    expect(rowsOf(index, 2, 1)).toEqual([1]);
+    expect(rowsOf(index, 0xffffffff, 0xffffffff)).toEqual([6]);
+    expect(rowsOf(index, 3, 3)).toEqual([]);
+  });
+
+  it('keeps every list through growth, with colliding slots', () => {
+    const index = new HashIndex(1);
+    const expected = new Map<number, number[]>();
+    for (let row = 0; row < 20_000; row++) {
+      // 3 000 distinct hashes whose low halves collide heavily.
+      const h = row % 3000;
+      index.add(h, (h & 7) << 16, row);
+      expected.set(h, [...(expected.get(h) ?? []), row]);
+    }
+    for (const [h, rows] of expected) expect(rowsOf(index, h, (h & 7) << 16)).toEqual(rows);
+  });
+
+  it('refuses a row that is not after the rows added so far', () => {
+    const index = new HashIndex();
+    index.add(1, 1, 3);
+    expect(() => index.add(2, 2, 3)).toThrow();
+    expect(() => index.add(1, 1, 2)).toThrow();
+  });
+});
