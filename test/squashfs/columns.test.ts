@@ -1,6 +1,8 @@
 /** The typed-array structures the writer keeps per-inode and per-file state in. */
 import { describe, expect, it } from 'vitest';
 import { f64Column, i32Column, u32Column } from '../../src/squashfs/write/column.js';
+import { NO_INDEX } from '../../src/squashfs/format/constants.js';
+import { FileTable } from '../../src/squashfs/write/file-table.js';
 import { HashIndex } from '../../src/squashfs/write/hash-index.js';
 
 describe('Column', () => {
@@ -76,5 +78,41 @@ describe('HashIndex', () => {
     index.add(1, 1, 3);
     expect(() => index.add(2, 2, 3)).toThrow();
     expect(() => index.add(1, 1, 2)).toThrow();
+  });
+});
+
+describe('FileTable', () => {
+  it('keeps each row’s block list as its own range of size words', () => {
+    const t = new FileTable();
+    const a = t.add(300_000);
+    for (let i = 0; i < 3; i++) expect(t.addBlock(a)).toBe(i);
+    const b = t.add(10);
+    t.fragment.set(b, 4);
+    t.fragmentOffset.set(b, 100);
+    t.setSizeWord(a, 2, 77);
+    t.setSizeWord(a, 0, 0x1000000 | 5);
+    expect([...t.get(a).blockSizes]).toEqual([0x1000000 | 5, 0, 77]);
+    expect(t.get(b)).toMatchObject({ fileSize: 10, fragment: 4, fragmentOffset: 100 });
+    expect(t.get(b).blockSizes.length).toBe(0);
+    expect(t.get(a).fragment).toBe(NO_INDEX);
+  });
+
+  it('makes the last row a duplicate that shares the original’s blocks and fragment', () => {
+    const t = new FileTable();
+    const a = t.add(200_000);
+    t.addBlock(a);
+    t.setSizeWord(a, 0, 1234);
+    t.blocksStart.set(a, 96);
+    t.fragment.set(a, 2);
+    t.fragmentOffset.set(a, 50);
+    const d = t.add(200_000);
+    t.addBlock(d);
+    t.sparse.set(d, 8);
+    t.shareWith(d, a);
+    // The duplicate's own size word is gone: the next row's blocks start where a's ended.
+    expect(t.sizeWords.length).toBe(1);
+    expect(t.get(d)).toEqual({ ...t.get(a), sparse: 8 });
+    expect(() => t.shareWith(a, d)).toThrow();
+    expect(() => t.addBlock(a)).toThrow();
   });
 });

@@ -27,7 +27,7 @@ import { ByteBuilder } from '../io/bytes.js';
 import { FileSink, StreamSink, type Sink } from '../io/sink.js';
 import type { Writable } from 'node:stream';
 import type { DirNode, FileNode } from '../tree.js';
-import { DataWriter, type FileData } from './data-writer.js';
+import { DataWriter } from './data-writer.js';
 import { listingByteCount, writeListing, type ListingEntry } from './directory-writer.js';
 import { IdTable } from './id-table.js';
 import { buildLookupTable, MetadataWriter } from './metadata-writer.js';
@@ -118,7 +118,7 @@ async function writeFileData(
     fragments: 'never' | 'small' | 'always';
     duplicates: boolean;
   },
-): Promise<{ data: DataWriter; fileData: Map<PlannedInode, FileData> }> {
+): Promise<{ data: DataWriter; fileData: Map<PlannedInode, number> }> {
   const workers = options.workers ?? defaultWorkerCount();
   const pool =
     what.compressData || what.compressFragments
@@ -138,7 +138,7 @@ async function writeFileData(
       inFlight: 2 * Math.max(workers, 1) + 2,
       signal: options.signal,
     });
-    const fileData = new Map<PlannedInode, FileData>();
+    const fileData = new Map<PlannedInode, number>();
     const files = plan.files.filter((f) => f.node.kind === 'file');
     prefetch = new Prefetcher(
       files.map((f) => (f.node as FileNode).source),
@@ -236,7 +236,7 @@ async function writeAll(
     const ext = xattr !== NO_INDEX;
     switch (node.kind) {
       case 'file': {
-        const d = fileData.get(p)!;
+        const d = data.files.get(fileData.get(p)!);
         const extended =
           ext || p.nlink > 1 || d.fileSize >= TWO_32 || d.blocksStart >= TWO_32 || d.sparse !== 0;
         return emit(p, {
