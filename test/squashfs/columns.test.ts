@@ -4,6 +4,8 @@ import { f64Column, i32Column, u32Column } from '../../src/squashfs/write/column
 import { NO_INDEX } from '../../src/squashfs/format/constants.js';
 import { FileTable } from '../../src/squashfs/write/file-table.js';
 import { HashIndex } from '../../src/squashfs/write/hash-index.js';
+import { planTree } from '../../src/squashfs/write/planner.js';
+import { tree } from '../../src/squashfs/tree.js';
 
 describe('Column', () => {
   it('grows past its capacity and keeps every row', () => {
@@ -114,5 +116,42 @@ describe('FileTable', () => {
     expect(t.get(d)).toEqual({ ...t.get(a), sparse: 8 });
     expect(() => t.shareWith(a, d)).toThrow();
     expect(() => t.addBlock(a)).toThrow();
+  });
+});
+
+describe('PlannedInodes (via planTree)', () => {
+  // /a/x, /a/y (also named /b), /c: rows in mksquashfs's numbering order, root row 0.
+  const shared = tree.file('same');
+  const root = tree.dir({
+    c: tree.symlink('a'),
+    a: tree.dir({ y: shared, x: tree.file('x') }),
+    b: shared,
+  });
+  const plan = planTree(root, {});
+  const { inodes } = plan;
+  const rowOf = (path: string) =>
+    [...Array(inodes.count).keys()].find((r) => inodes.pathOf(r) === path)!;
+
+  it('numbers the root last and every other row by its own index', () => {
+    expect(inodes.count).toBe(5); // /b is /a/y's inode
+    expect(inodes.number(0)).toBe(5);
+    expect(inodes.pathOf(0)).toBe('/');
+    expect([1, 2, 3, 4].map((r) => inodes.number(r))).toEqual([1, 2, 3, 4]);
+    // a (1) is scanned right after it is numbered: its x (2) and y (3) come before b and c.
+    expect(['/a', '/a/x', '/a/y', '/c'].map(rowOf)).toEqual([1, 2, 3, 4]);
+    expect(inodes.nodes[3]).toBe(shared);
+    expect(Array.from(plan.files)).toEqual([2, 3]);
+  });
+
+  it('records link counts, parents and the directory listing rows', () => {
+    expect(inodes.nlink.get(0)).toBe(3); // 2 + one sub-directory
+    expect(inodes.nlink.get(3)).toBe(2); // /a/y and /b
+    expect(inodes.parentNumber(1)).toBe(5);
+    expect(inodes.parentNumber(0)).toBe(6); // the root: inode count + 1
+    expect(inodes.parent.get(3)).toBe(1);
+    const top = inodes.dirs.get(0)!;
+    expect(top.entries.map((e) => Buffer.from(e.name).toString())).toEqual(['a', 'b', 'c']);
+    expect(Array.from(top.children)).toEqual([1, 3, 4]);
+    expect(inodes.mode.get(4)).toBe(0o777);
   });
 });
