@@ -15,7 +15,7 @@ import {
   MIN_BLOCK_SIZE,
   NO_INDEX,
 } from '../format/constants.js';
-import { encodeInode, encodeRdev, type Inode, type InodeBody } from '../format/inode.js';
+import { encodeInodeParts, encodeRdev, type InodeBody, type InodeCommon } from '../format/inode.js';
 import { encodeMetadataHeader } from '../format/metadata.js';
 import { encodeSuperblock, SUPERBLOCK_SIZE } from '../format/superblock.js';
 import {
@@ -210,18 +210,18 @@ async function writeAll(
   /** Inode references by row (NaN: not written yet); the export table lists them by number. */
   const refs = new Float64Array(plan.inodeCount).fill(NaN);
   const record = new ByteBuilder(256);
+  /** The fields every inode has, refilled for each one (see encodeInodeParts). */
+  const common: InodeCommon = { mode: 0, uidIndex: 0, gidIndex: 0, mtime: 0, inodeNumber: 0 };
 
   const emit = (row: number, body: InodeBody) => {
     const ref = inodes.nextRef();
     record.reset();
-    encodeInode(record, {
-      ...body,
-      mode: planned.mode.get(row),
-      uidIndex: ids.indexOf(planned.uid.get(row), row),
-      gidIndex: ids.indexOf(planned.gid.get(row), row),
-      mtime: planned.mtime.get(row),
-      inodeNumber: planned.number(row),
-    } as Inode);
+    common.mode = planned.mode.get(row);
+    common.uidIndex = ids.indexOf(planned.uid.get(row), row);
+    common.gidIndex = ids.indexOf(planned.gid.get(row), row);
+    common.mtime = planned.mtime.get(row);
+    common.inodeNumber = planned.number(row);
+    encodeInodeParts(record, common, body);
     inodes.append(record.peek());
     refs[row] = ref;
     return ref;
