@@ -53,7 +53,7 @@ describe('Prefetcher', () => {
       sizes.map((s, i) => collect(source(i, s, 997, { open: 0, maxOpen: 0, closed: 0 }).read())),
     );
     probe.maxOpen = 0;
-    const ahead = new Prefetcher(sources, 20_000, 8);
+    const ahead = new Prefetcher(sources.length, (i) => sources[i]!, 20_000, 8);
     for (let i = 0; i < sources.length; i++) {
       expect(await collect(ahead.read()), `source ${i}`).toEqual(expected[i]);
     }
@@ -72,7 +72,7 @@ describe('Prefetcher', () => {
       source(2, 3000, 1000, probe),
       source(3, 3000, 1000, probe),
     ];
-    const ahead = new Prefetcher(sources, 1 << 20, 4);
+    const ahead = new Prefetcher(sources.length, (i) => sources[i]!, 1 << 20, 4);
     expect((await collect(ahead.read())).length).toBe(3000);
     // Source 1 has already failed in the background by now; the error comes with its read.
     await new Promise((r) => setTimeout(r, 20));
@@ -84,7 +84,7 @@ describe('Prefetcher', () => {
 
   it('closes a source the writer stopped reading early', async () => {
     const probe: Probe = { open: 0, maxOpen: 0, closed: 0 };
-    const ahead = new Prefetcher([source(0, 10_000, 100, probe)], 1 << 20, 4);
+    const ahead = new Prefetcher(1, () => source(0, 10_000, 100, probe), 1 << 20, 4);
     const chunks = ahead.read();
     expect((await chunks.next()).done).toBe(false);
     await chunks.return(undefined); // what a for-await loop's break does

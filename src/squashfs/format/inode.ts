@@ -89,9 +89,24 @@ export function decodeRdev(rdev: number): { major: number; minor: number } {
   return { major: (rdev >>> 8) & 0xfff, minor: (rdev & 0xff) | ((rdev >>> 12) & 0xfff00) };
 }
 
+/** The header fields an InodeBody leaves out. */
+export type InodeCommon = Pick<
+  InodeHeader,
+  'mode' | 'uidIndex' | 'gidIndex' | 'mtime' | 'inodeNumber'
+>;
+
 export function encodeInode(out: ByteBuilder, inode: Inode): void {
-  out.u16(inode.type).u16(inode.mode).u16(inode.uidIndex).u16(inode.gidIndex);
-  out.u32(inode.mtime).u32(inode.inodeNumber);
+  encodeInodeParts(out, inode, inode);
+}
+
+/**
+ * Encodes an inode given as its common fields and its body. The writer passes one reused object
+ * for the common fields: merging them into each body (`{ ...body, mode, ... }`) made V8 allocate
+ * about 2 KiB per inode in old space, which on a million inodes was most of the peak RSS.
+ */
+export function encodeInodeParts(out: ByteBuilder, common: InodeCommon, inode: InodeBody): void {
+  out.u16(inode.type).u16(common.mode).u16(common.uidIndex).u16(common.gidIndex);
+  out.u32(common.mtime).u32(common.inodeNumber);
   const ext = isExtendedType(inode.type);
   switch (inode.kind) {
     case 'dir':

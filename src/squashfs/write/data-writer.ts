@@ -11,7 +11,7 @@
  *
  * Blocks are compressed by a BlockCompressor (a worker pool) and appended through an
  * OrderedOutput, so many blocks compress at once while positions and size words are taken in
- * queue order; the returned FileData is complete once `finish()` has resolved.
+ * queue order; a file's row in the FileTable is complete once `finish()` has resolved.
  *
  * Duplicate files are found before anything of them is compressed. Each file's bytes are hashed
  * with xxhash64 as they stream through. A file can only duplicate an earlier file of the same
@@ -26,23 +26,17 @@ import xxhash, { type XXHashAPI } from 'xxhash-wasm';
 import type { Compressor } from '../compress/compressor.js';
 import type { BlockCompressor } from '../compress/pool.js';
 import { SquashfsError } from '../errors.js';
-import { DATA_SIZE_MASK, DATA_UNCOMPRESSED, NO_INDEX } from '../format/constants.js';
+import { DATA_SIZE_MASK, DATA_UNCOMPRESSED } from '../format/constants.js';
 import type { FragmentEntry } from '../format/tables.js';
 import type { Sink } from '../io/sink.js';
 import type { FileSource } from '../tree.js';
 import { ByteLru } from './byte-lru.js';
-import { OrderedOutput, type Stored, type Ticket } from './ordered-output.js';
+import { f64Column, u32Column } from './column.js';
+import { FileTable } from './file-table.js';
+import { HashIndex } from './hash-index.js';
+import { OrderedOutput, type Stored } from './ordered-output.js';
 
-export interface FileData {
-  blocksStart: number;
-  /** Size words: on-disk size | DATA_UNCOMPRESSED, or 0 for a sparse block. */
-  blockSizes: number[];
-  fragment: number;
-  fragmentOffset: number;
-  fileSize: number;
-  /** Bytes held in sparse blocks, when the source was sparse on disk (else 0, as mksquashfs). */
-  sparse: number;
-}
+export type { FileData } from './file-table.js';
 
 export interface DataWriterOptions {
   blockSize: number;
@@ -65,13 +59,6 @@ interface OpenFragment {
   index: number;
   bytes: Uint8Array;
   length: number;
-}
-
-interface StoredFile {
-  data: FileData;
-  tailLength: number;
-  /** Written once every block of the file is in the sink. */
-  written: Ticket;
 }
 
 /** A block of a duplicate candidate, kept until the file's hash is known. */
@@ -115,8 +102,14 @@ export class DataWriter {
   };
   /** Fragment blocks queued but not yet in the sink, by index. */
   private readonly queuedFragments = new Map<number, Uint8Array>();
-  /** Files written so far, by the xxhash64 of their bytes (a bigint: no string per file). */
-  private readonly seen = new Map<bigint, StoredFile[]>();
+  /** Where every file's data went, by row (the order of writeFile calls). */
+  readonly files = new FileTable();
+  /** Rows of the files whose data was stored (not duplicates), by the xxhash64 of their bytes. */
+  private readonly seen = new HashIndex();
+  /** By row, for stored files: the length of the fragment part (0: none). */
+  private readonly tailLengths = u32Column();
+  /** By row, for stored files: the OrderedOutput ticket written after the file's last block. */
+  private readonly doneTickets = f64Column();
   /** Sizes of the files written so far: only a file of one of these can be a duplicate. */
   private readonly sizes = new Set<number>();
   /**
@@ -132,7 +125,7 @@ export class DataWriter {
    * has to be read back and decompressed (on 20 000 small files with xz, that was most of the
    * main thread's time even with the fragment cache).
    */
-  private readonly tails = new ByteLru<StoredFile>(TAIL_CACHE_BYTES);
+  private readonly tails = new ByteLru<number>(TAIL_CACHE_BYTES);
   private readonly out: OrderedOutput;
 
   private constructor(
@@ -156,24 +149,21 @@ export class DataWriter {
   }
 
   /**
-   * Streams one file into the image. The FileData says where its data went; its positions and
-   * size words are filled in as the blocks are written, at the latest by `finish()`.
+   * Streams one file into the image and returns its row in `files`, which says where its data
+   * went; positions and size words are filled in as the blocks are written, at the latest by
+   * `finish()`.
    */
   async writeFile(
     source: FileSource,
     onBytes: (n: number) => void,
     chunks: AsyncIterable<Uint8Array> = source.read(),
-  ): Promise<FileData> {
+  ): Promise<number> {
     const bs = this.opts.blockSize;
     const size = source.size;
-    const data: FileData = {
-      blocksStart: 0,
-      blockSizes: [],
-      fragment: NO_INDEX,
-      fragmentOffset: 0,
-      fileSize: size,
-      sparse: 0,
-    };
+    const files = this.files;
+    const row = files.add(size);
+    this.tailLengths.push(0);
+    this.doneTickets.push(0);
     const hash = this.hasher.create64();
     let held: HeldBlock[] | null = this.opts.duplicates && this.sizes.has(size) ? [] : null;
     let heldBytes = 0;
@@ -187,11 +177,11 @@ export class DataWriter {
     };
     const release = async (blocks: HeldBlock[]) => {
       startWriting();
-      for (const b of blocks) await this.queueBlock(b.bytes, b.owned, data, b.index);
+      for (const b of blocks) await this.queueBlock(b.bytes, b.owned, row, b.index);
     };
     const addBlock = async (bytes: Uint8Array, owned: boolean) => {
       this.opts.signal?.throwIfAborted();
-      const index = data.blockSizes.push(0) - 1;
+      const index = files.addBlock(row);
       if (this.opts.sparse && isAllZero(bytes)) {
         this.stats.sparseBlocks++;
         sparseBytes += bytes.length;
@@ -207,7 +197,7 @@ export class DataWriter {
         return;
       }
       if (!start) startWriting();
-      await this.queueBlock(bytes, owned, data, index);
+      await this.queueBlock(bytes, owned, row, index);
     };
 
     let block = new Uint8Array(Math.min(bs, Math.max(size, 1)));
@@ -248,66 +238,71 @@ export class DataWriter {
       this.opts.fragments !== 'never' &&
       (size < bs || this.opts.fragments === 'always');
     if (tail.length > 0 && !useFragment) await addBlock(tail, true);
-    const sparse = source.sparseOnDisk ? sparseBytes : 0;
-    data.sparse = sparse;
+    files.sparse.set(row, source.sparseOnDisk ? sparseBytes : 0);
 
-    const key = this.opts.duplicates && size > 0 ? hash.digest() : null;
-    const candidates =
-      key === null ? [] : (this.seen.get(key) ?? []).filter((c) => c.data.fileSize === size);
+    const key = this.opts.duplicates && size > 0 ? splitHash(hash.digest()) : null;
+    const candidates = key === null ? [] : this.candidates(key, size);
+    const ownTail = useFragment ? tail : null;
     if (held) {
       for (const c of candidates) {
-        if (await this.heldMatches(c, data, held, useFragment ? tail : null)) {
+        if (await this.heldMatches(c, row, held, ownTail)) {
           this.stats.duplicateFiles++;
-          return { ...c.data, sparse };
+          files.shareWith(row, c);
+          return row;
         }
       }
       const blocks = held;
       held = null;
       await release(blocks);
     } else if (candidates.length > 0) {
-      const duplicate = await this.writtenDuplicate(
-        candidates,
-        data,
-        start,
-        useFragment ? tail : null,
-      );
-      if (duplicate) {
+      const duplicate = await this.writtenDuplicate(candidates, row, start, ownTail);
+      if (duplicate !== null) {
         this.stats.duplicateFiles++;
-        return { ...duplicate.data, sparse };
+        files.shareWith(row, duplicate);
+        return row;
       }
     }
     if (!start) startWriting();
     const begin = start!;
-    const written = this.out.marker(() => {
+    const hasBlocks = files.blockCount.get(row) > 0;
+    const done = this.out.marker(() => {
       // blocksStart is 0 for a file with no blocks (empty, or fragment only); a file whose
       // blocks are all sparse keeps the position, as mksquashfs does.
-      data.blocksStart = data.blockSizes.length === 0 ? 0 : begin.position;
+      files.blocksStart.set(row, hasBlocks ? begin.position : 0);
     });
-    if (useFragment) await this.addToFragment(tail, data, size >= bs);
+    if (useFragment) await this.addToFragment(tail, row, size >= bs);
     this.sizes.add(size);
     if (key !== null) {
-      const stored = { data, tailLength: useFragment ? tail.length : 0, written };
-      const list = this.seen.get(key);
-      if (list) list.push(stored);
-      else this.seen.set(key, [stored]);
+      this.tailLengths.set(row, useFragment ? tail.length : 0);
+      this.doneTickets.set(row, done);
+      this.seen.add(key.hi, key.lo, row);
       // A tail that is all of its buffer is kept as it is; one inside a whole block is copied.
       if (useFragment)
-        this.tails.set(stored, tail.length === tail.buffer.byteLength ? tail : tail.slice());
+        this.tails.set(row, tail.length === tail.buffer.byteLength ? tail : tail.slice());
     }
-    return data;
+    return row;
+  }
+
+  /** Rows of the stored files with this hash and size, in the order they were written. */
+  private candidates(key: { hi: number; lo: number }, size: number): number[] {
+    const rows: number[] = [];
+    for (let r = this.seen.firstRow(key.hi, key.lo); r !== -1; r = this.seen.nextRow(r)) {
+      if (this.files.fileSize.get(r) === size) rows.push(r);
+    }
+    return rows;
   }
 
   /** Queues one data block for compression and writing; its size word is set when written. */
   private async queueBlock(
     bytes: Uint8Array,
     owned: boolean,
-    data: FileData,
+    row: number,
     index: number,
   ): Promise<void> {
     const length = bytes.length;
     const work = this.compressed(bytes, owned, this.opts.dataCompressor);
     await this.out.block(work, (_p, stored) => {
-      data.blockSizes[index] = sizeWord(stored!, length);
+      this.files.setSizeWord(row, index, sizeWord(stored!, length));
       this.stats.dataBytesOnDisk += stored!.bytes.length;
     });
   }
@@ -322,7 +317,7 @@ export class DataWriter {
     return compressor.compress(bytes, 'data', owned);
   }
 
-  private async addToFragment(tail: Uint8Array, data: FileData, isTailEnd: boolean): Promise<void> {
+  private async addToFragment(tail: Uint8Array, row: number, isTailEnd: boolean): Promise<void> {
     const which = isTailEnd ? 'tail' : 'small';
     let frag = this.open[which];
     if (frag && frag.length + tail.length > this.opts.blockSize) {
@@ -338,8 +333,8 @@ export class DataWriter {
       this.fragmentSlots.push(null);
     }
     this.open[which] = frag;
-    data.fragment = frag.index;
-    data.fragmentOffset = frag.length;
+    this.files.fragment.set(row, frag.index);
+    this.files.fragmentOffset.set(row, frag.length);
     frag.bytes.set(tail, frag.length);
     frag.length += tail.length;
   }
@@ -365,27 +360,28 @@ export class DataWriter {
   }
 
   /**
-   * Whether the held candidate equals the earlier file `c`, byte for byte: the same sparse
-   * blocks, the same bytes in every other block, and the same tail.
+   * Whether the held candidate (row `mine`) equals the earlier file `c`, byte for byte: the same
+   * sparse blocks, the same bytes in every other block, and the same tail.
    */
   private async heldMatches(
-    c: StoredFile,
-    data: FileData,
+    c: number,
+    mine: number,
     held: HeldBlock[],
     tail: Uint8Array | null,
   ): Promise<boolean> {
-    await this.out.settle(c.written);
-    const theirs = c.data.blockSizes;
-    if (theirs.length !== data.blockSizes.length || c.tailLength > 0 !== (tail !== null)) {
+    const files = this.files;
+    await this.out.settle(this.doneTickets.get(c));
+    const count = files.blockCount.get(c);
+    if (count !== files.blockCount.get(mine) || this.tailLengths.get(c) > 0 !== (tail !== null)) {
       return false;
     }
     let next = 0;
-    let position = c.data.blocksStart;
-    for (let i = 0; i < theirs.length; i++) {
-      const word = theirs[i]!;
-      const mine = held[next]?.index === i ? held[next++]!.bytes : null;
-      if ((word === 0) !== (mine === null)) return false;
-      if (mine === null) continue;
+    let position = files.blocksStart.get(c);
+    for (let i = 0; i < count; i++) {
+      const word = files.sizeWord(c, i);
+      const bytesOfMine = held[next]?.index === i ? held[next++]!.bytes : null;
+      if ((word === 0) !== (bytesOfMine === null)) return false;
+      if (bytesOfMine === null) continue;
       const length = word & DATA_SIZE_MASK;
       const stored = await this.sink.readAt(position, length);
       position += length;
@@ -393,28 +389,27 @@ export class DataWriter {
         word & DATA_UNCOMPRESSED
           ? stored
           : this.opts.decompressor.decompress(stored, this.opts.blockSize);
-      if (Buffer.compare(bytes, mine) !== 0) return false;
+      if (Buffer.compare(bytes, bytesOfMine) !== 0) return false;
     }
     return tail === null || (await this.sameTail(c, tail));
   }
 
   /**
-   * For a candidate written as it streamed (larger than HOLD_LIMIT): the earlier file whose
-   * stored bytes equal the ones just written, after which the sink is rewound over them.
+   * For a candidate written as it streamed (larger than HOLD_LIMIT, row `mine`): the earlier file
+   * whose stored bytes equal the ones just written, after which the sink is rewound over them.
    */
   private async writtenDuplicate(
-    candidates: StoredFile[],
-    data: FileData,
+    candidates: number[],
+    mine: number,
     start: { position: number } | null,
     tail: Uint8Array | null,
-  ): Promise<StoredFile | null> {
+  ): Promise<number | null> {
     const begin = start ?? { position: 0 };
     const written = this.out.marker(() => undefined);
     await this.out.settle(written);
-    const mine = { ...data, blocksStart: begin.position };
     for (const c of candidates) {
-      await this.out.settle(c.written);
-      if (await this.sameStored(c, mine, tail)) {
+      await this.out.settle(this.doneTickets.get(c));
+      if (await this.sameStored(c, mine, begin.position, tail)) {
         this.stats.dataBytesOnDisk -= this.sink.position - begin.position;
         await this.sink.rewind(begin.position);
         return c;
@@ -423,34 +418,44 @@ export class DataWriter {
     return null;
   }
 
-  /** Byte-for-byte confirmation that a candidate's stored blocks equal the ones just written. */
+  /**
+   * Byte-for-byte confirmation that a candidate's stored blocks equal the ones just written (row
+   * `mine`, from `mineStart` on).
+   */
   private async sameStored(
-    c: StoredFile,
-    data: FileData,
+    c: number,
+    mine: number,
+    mineStart: number,
     tail: Uint8Array | null,
   ): Promise<boolean> {
-    const a = c.data.blockSizes;
-    const b = data.blockSizes;
-    if (a.length !== b.length || a.some((w, i) => w !== b[i])) return false;
-    if (c.tailLength > 0 !== (tail !== null)) return false;
+    const files = this.files;
+    const count = files.blockCount.get(c);
+    if (count !== files.blockCount.get(mine)) return false;
+    let length = 0;
+    for (let i = 0; i < count; i++) {
+      const w = files.sizeWord(c, i);
+      if (w !== files.sizeWord(mine, i)) return false;
+      length += w & DATA_SIZE_MASK;
+    }
+    if (this.tailLengths.get(c) > 0 !== (tail !== null)) return false;
     // Identical size words and identical stored bytes mean identical data: decompression is a
     // function of the stored bytes.
-    let length = 0;
-    for (const w of a) length += w & DATA_SIZE_MASK;
+    const theirStart = files.blocksStart.get(c);
     for (let at = 0; at < length; at += READBACK_CHUNK) {
       const n = Math.min(READBACK_CHUNK, length - at);
-      const x = await this.sink.readAt(c.data.blocksStart + at, n);
-      const y = await this.sink.readAt(data.blocksStart + at, n);
+      const x = await this.sink.readAt(theirStart + at, n);
+      const y = await this.sink.readAt(mineStart + at, n);
       if (Buffer.compare(x, y) !== 0) return false;
     }
     return tail === null || (await this.sameTail(c, tail));
   }
 
-  private async sameTail(c: StoredFile, tail: Uint8Array): Promise<boolean> {
+  private async sameTail(c: number, tail: Uint8Array): Promise<boolean> {
     const known = this.tails.get(c);
     if (known) return Buffer.compare(known, tail) === 0;
-    const stored = await this.fragmentBytes(c.data.fragment);
-    const earlier = stored.subarray(c.data.fragmentOffset, c.data.fragmentOffset + c.tailLength);
+    const stored = await this.fragmentBytes(this.files.fragment.get(c));
+    const offset = this.files.fragmentOffset.get(c);
+    const earlier = stored.subarray(offset, offset + this.tailLengths.get(c));
     return Buffer.compare(earlier, tail) === 0;
   }
 
@@ -472,6 +477,11 @@ export class DataWriter {
     this.decodedFragments.set(index, bytes);
     return bytes;
   }
+}
+
+/** The xxhash64 digest as two u32 halves, the HashIndex's key. */
+function splitHash(h: bigint): { hi: number; lo: number } {
+  return { hi: Number(h >> 32n), lo: Number(h & 0xffffffffn) };
 }
 
 /** The size word of a stored block of `length` uncompressed bytes. */

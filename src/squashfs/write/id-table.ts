@@ -5,7 +5,6 @@
  */
 import { SquashfsError } from '../errors.js';
 import { ByteBuilder } from '../io/bytes.js';
-import { plannedPath, type PlannedInode } from './planner.js';
 
 export const MAX_DISTINCT_IDS = 0xffff;
 
@@ -13,11 +12,14 @@ export class IdTable {
   private readonly index = new Map<number, number>();
   readonly ids: number[] = [];
 
-  indexOf(id: number, owner: PlannedInode): number {
+  /** `pathOf` names an owner (an inode row) in the error when the table is full. */
+  constructor(private readonly pathOf: (owner: number) => string) {}
+
+  indexOf(id: number, owner: number): number {
     let i = this.index.get(id);
     if (i === undefined) {
       if (this.ids.length === MAX_DISTINCT_IDS) {
-        const path = plannedPath(owner);
+        const path = this.pathOf(owner);
         throw new SquashfsError(
           'LIMIT',
           `more than ${MAX_DISTINCT_IDS} distinct uids and gids; squashfs cannot store the owner of ${path}`,

@@ -15,7 +15,7 @@ import {
   MIN_BLOCK_SIZE,
   NO_INDEX,
 } from '../format/constants.js';
-import { encodeInode, encodeRdev, type Inode, type InodeBody } from '../format/inode.js';
+import { encodeInodeParts, encodeRdev, type InodeBody, type InodeCommon } from '../format/inode.js';
 import { encodeMetadataHeader } from '../format/metadata.js';
 import { encodeSuperblock, SUPERBLOCK_SIZE } from '../format/superblock.js';
 import {
@@ -26,13 +26,14 @@ import {
 import { ByteBuilder } from '../io/bytes.js';
 import { FileSink, StreamSink, type Sink } from '../io/sink.js';
 import type { Writable } from 'node:stream';
-import type { DirNode, FileNode } from '../tree.js';
-import { DataWriter, type FileData } from './data-writer.js';
+import type { DirNode, FileNode, FileSource } from '../tree.js';
+import { DataWriter } from './data-writer.js';
 import { listingByteCount, writeListing, type ListingEntry } from './directory-writer.js';
 import { IdTable } from './id-table.js';
 import { buildLookupTable, MetadataWriter } from './metadata-writer.js';
 import type { WriteOptions, WriteReport } from './options.js';
-import { planTree, type PlannedInode } from './planner.js';
+import type { PlannedDir } from './planned-inodes.js';
+import { planTree } from './planner.js';
 import { Prefetcher } from './prefetch.js';
 import { XattrWriter } from './xattr-writer.js';
 
@@ -118,7 +119,7 @@ async function writeFileData(
     fragments: 'never' | 'small' | 'always';
     duplicates: boolean;
   },
-): Promise<{ data: DataWriter; fileData: Map<PlannedInode, FileData> }> {
+): Promise<{ data: DataWriter; fileRows: Int32Array }> {
   const workers = options.workers ?? defaultWorkerCount();
   const pool =
     what.compressData || what.compressFragments
@@ -138,28 +139,24 @@ async function writeFileData(
       inFlight: 2 * Math.max(workers, 1) + 2,
       signal: options.signal,
     });
-    const fileData = new Map<PlannedInode, FileData>();
-    const files = plan.files.filter((f) => f.node.kind === 'file');
-    prefetch = new Prefetcher(
-      files.map((f) => (f.node as FileNode).source),
-      PREFETCH_BYTES,
-      PREFETCH_FILES,
-    );
-    const progress = { filesDone: 0, filesTotal: plan.files.length, bytesRead: 0, bytesTotal: 0 };
-    for (const f of files) progress.bytesTotal += (f.node as FileNode).source.size;
-    for (const f of files) {
-      const source = (f.node as FileNode).source;
-      const onBytes = (n: number) => {
-        progress.bytesRead += n;
-        options.onProgress?.(progress);
-      };
-      const written = await data.writeFile(source, onBytes, prefetch.read());
-      fileData.set(f, written);
+    // By inode row: the file's row in data.files (-1 for anything but a regular file).
+    const fileRows = new Int32Array(plan.inodeCount).fill(-1);
+    const { files, inodes } = plan;
+    const sourceOf = (i: number): FileSource => (inodes.nodes[files[i]!] as FileNode).source;
+    prefetch = new Prefetcher(files.length, sourceOf, PREFETCH_BYTES, PREFETCH_FILES);
+    const progress = { filesDone: 0, filesTotal: files.length, bytesRead: 0, bytesTotal: 0 };
+    for (let i = 0; i < files.length; i++) progress.bytesTotal += sourceOf(i).size;
+    const onBytes = (n: number) => {
+      progress.bytesRead += n;
+      options.onProgress?.(progress);
+    };
+    for (let i = 0; i < files.length; i++) {
+      fileRows[files[i]!] = await data.writeFile(sourceOf(i), onBytes, prefetch.read());
       progress.filesDone++;
       options.onProgress?.(progress);
     }
     await data.finish();
-    return { data, fileData };
+    return { data, fileRows };
   } finally {
     await prefetch?.close();
     await pool?.close();
@@ -195,7 +192,7 @@ async function writeAll(
   }
 
   // 2. File data, in plan order.
-  const { data, fileData } = await writeFileData(sink, plan, compressor, blockSize, options, {
+  const { data, fileRows } = await writeFileData(sink, plan, compressor, blockSize, options, {
     compressData: !noD,
     compressFragments: !noF,
     fragments,
@@ -207,39 +204,40 @@ async function writeAll(
   // 3. Inodes and directories, post-order.
   const inodes = new MetadataWriter(orNull(noI));
   const dirs = new MetadataWriter(orNull(noI));
-  const ids = new IdTable();
+  const { inodes: planned } = plan;
+  const ids = new IdTable((row) => planned.pathOf(row));
   const xattrs = new XattrWriter(orNull(noX));
-  const refs = new Map<PlannedInode, number>();
-  const exportRefs = new Array<number>(plan.inodeCount);
+  /** Inode references by row (NaN: not written yet); the export table lists them by number. */
+  const refs = new Float64Array(plan.inodeCount).fill(NaN);
   const record = new ByteBuilder(256);
+  /** The fields every inode has, refilled for each one (see encodeInodeParts). */
+  const common: InodeCommon = { mode: 0, uidIndex: 0, gidIndex: 0, mtime: 0, inodeNumber: 0 };
 
-  const emit = (p: PlannedInode, body: InodeBody) => {
+  const emit = (row: number, body: InodeBody) => {
     const ref = inodes.nextRef();
     record.reset();
-    encodeInode(record, {
-      ...body,
-      mode: p.mode,
-      uidIndex: ids.indexOf(p.uid, p),
-      gidIndex: ids.indexOf(p.gid, p),
-      mtime: p.mtime,
-      inodeNumber: p.number,
-    } as Inode);
+    common.mode = planned.mode.get(row);
+    common.uidIndex = ids.indexOf(planned.uid.get(row), row);
+    common.gidIndex = ids.indexOf(planned.gid.get(row), row);
+    common.mtime = planned.mtime.get(row);
+    common.inodeNumber = planned.number(row);
+    encodeInodeParts(record, common, body);
     inodes.append(record.peek());
-    refs.set(p, ref);
-    exportRefs[p.number - 1] = ref;
+    refs[row] = ref;
     return ref;
   };
 
-  const emitLeaf = (p: PlannedInode) => {
-    const node = p.node;
+  const emitLeaf = (row: number) => {
+    const node = planned.nodes[row]!;
+    const nlink = planned.nlink.get(row);
     const xattr = keepXattrs ? xattrs.add(node.xattrs) : NO_INDEX;
     const ext = xattr !== NO_INDEX;
     switch (node.kind) {
       case 'file': {
-        const d = fileData.get(p)!;
+        const d = data.files.get(fileRows[row]!);
         const extended =
-          ext || p.nlink > 1 || d.fileSize >= TWO_32 || d.blocksStart >= TWO_32 || d.sparse !== 0;
-        return emit(p, {
+          ext || nlink > 1 || d.fileSize >= TWO_32 || d.blocksStart >= TWO_32 || d.sparse !== 0;
+        return emit(row, {
           kind: 'file',
           type: extended ? InodeType.ExtFile : InodeType.File,
           blocksStart: d.blocksStart,
@@ -247,34 +245,34 @@ async function writeAll(
           fragmentOffset: d.fragmentOffset,
           fileSize: d.fileSize,
           sparse: d.sparse,
-          nlink: p.nlink,
+          nlink,
           xattr,
           blockSizes: d.blockSizes,
         });
       }
       case 'symlink':
-        return emit(p, {
+        return emit(row, {
           kind: 'symlink',
           type: ext ? InodeType.ExtSymlink : InodeType.Symlink,
-          nlink: p.nlink,
+          nlink,
           target: node.target,
           xattr,
         });
       case 'blockdev':
       case 'chardev':
-        return emit(p, {
+        return emit(row, {
           kind: 'device',
           type: BASIC_TYPE[node.kind] + (ext ? 7 : 0),
-          nlink: p.nlink,
+          nlink,
           rdev: encodeRdev(node.major, node.minor),
           xattr,
         });
       case 'fifo':
       case 'socket':
-        return emit(p, {
+        return emit(row, {
           kind: 'ipc',
           type: BASIC_TYPE[node.kind] + (ext ? 7 : 0),
-          nlink: p.nlink,
+          nlink,
           xattr,
         });
       case 'dir':
@@ -282,35 +280,38 @@ async function writeAll(
     }
   };
 
-  const emitDir = (p: PlannedInode) => {
-    const entries: ListingEntry[] = p.children.map((c) => ({
-      name: c.name,
-      inodeRef: refs.get(c.inode)!,
-      inodeNumber: c.inode.number,
-      basicType: BASIC_TYPE[c.inode.node.kind],
-    }));
+  const emitDir = (dir: PlannedDir) => {
+    const entries: ListingEntry[] = dir.entries.map((e, i) => {
+      const child = dir.children[i]!;
+      return {
+        name: e.name,
+        inodeRef: refs[child]!,
+        inodeNumber: planned.number(child),
+        basicType: BASIC_TYPE[planned.nodes[child]!.kind],
+      };
+    });
     const listing = writeListing(dirs, entries);
-    const xattr = keepXattrs ? xattrs.add(p.node.xattrs) : NO_INDEX;
+    const xattr = keepXattrs ? xattrs.add(planned.nodes[dir.row]!.xattrs) : NO_INDEX;
     const extended =
       xattr !== NO_INDEX ||
       entries.length > 256 ||
       listingByteCount(entries) >= 8192 ||
       listing.fileSize > 0xffff;
-    return emit(p, {
+    return emit(dir.row, {
       kind: 'dir',
       type: extended ? InodeType.ExtDir : InodeType.Dir,
       startBlock: listing.startBlock,
-      nlink: p.nlink,
+      nlink: planned.nlink.get(dir.row),
       fileSize: listing.fileSize,
       offset: listing.offset,
-      parentInode: p.parentNumber,
+      parentInode: planned.parentNumber(dir.row),
       xattr,
       index: extended ? listing.index : [],
     });
   };
 
   // Explicit stack: a directory is emitted after all of its children (post-order).
-  const stack: { dir: PlannedInode; next: number }[] = [{ dir: plan.root, next: 0 }];
+  const stack: { dir: PlannedDir; next: number }[] = [{ dir: planned.dirs.get(0)!, next: 0 }];
   while (stack.length > 0) {
     const top = stack[stack.length - 1]!;
     if (top.next === top.dir.children.length) {
@@ -318,9 +319,10 @@ async function writeAll(
       stack.pop();
       continue;
     }
-    const child = top.dir.children[top.next++]!.inode;
-    if (child.node.kind === 'dir') stack.push({ dir: child, next: 0 });
-    else if (!refs.has(child)) emitLeaf(child);
+    const child = top.dir.children[top.next++]!;
+    if (planned.nodes[child]!.kind === 'dir')
+      stack.push({ dir: planned.dirs.get(child)!, next: 0 });
+    else if (Number.isNaN(refs[child])) emitLeaf(child);
   }
 
   options.signal?.throwIfAborted();
@@ -348,7 +350,9 @@ async function writeAll(
   let exportTableStart = -1;
   if (exportable) {
     const recs = new ByteBuilder(plan.inodeCount * 8);
-    for (const r of exportRefs) recs.u64(r);
+    // Inode number n is row n, except the root: row 0, numbered last.
+    for (let n = 1; n < plan.inodeCount; n++) recs.u64(refs[n]!);
+    recs.u64(refs[0]!);
     const t = buildLookupTable(recs.toBytes(), sink.position, orNull(noI));
     exportTableStart = sink.position + t.listOffset;
     await sink.append(t.bytes);
@@ -398,7 +402,7 @@ async function writeAll(
       blockLog: Math.log2(blockSize),
       flags,
       idCount: ids.ids.length,
-      rootInode: refs.get(plan.root)!,
+      rootInode: refs[0]!,
       bytesUsed,
       idTableStart,
       xattrIdTableStart,

@@ -6,6 +6,10 @@
  *
  * An entry is either a block (a promise of its stored bytes) or a marker that only observes the
  * sink position at its turn (where a file's blocks start, or that a file is done).
+ *
+ * Each entry is known afterwards by its sequence number (its place in the queue), not by an
+ * object: a writer that remembers "this file is done once entry N is written" for every file of a
+ * million-file tree then keeps one number per file, and the entries themselves are dropped.
  */
 import type { Sink } from '../io/sink.js';
 
@@ -18,16 +22,16 @@ interface Entry {
   bytes: Promise<Stored> | null;
   /** Called with the position the entry was written at and what was written (null: marker). */
   written: (position: number, stored: Stored | null) => void;
-  done: boolean;
 }
 
-export interface Ticket {
-  readonly done: boolean;
-}
+/** The sequence number of a queued entry: 0 for the first, then 1, 2, ... */
+export type Ticket = number;
 
 export class OrderedOutput {
-  private readonly queue: Entry[] = [];
+  private readonly queue: (Entry | undefined)[] = [];
   private head = 0;
+  /** Entries written so far; entry `t` has been written once `t < written`. */
+  private written = 0;
 
   constructor(
     private readonly sink: Sink,
@@ -38,22 +42,26 @@ export class OrderedOutput {
   async block(bytes: Promise<Stored>, written: Entry['written']): Promise<Ticket> {
     // A rejected block is reported when its turn comes, not as an unhandled rejection now.
     bytes.catch(() => undefined);
-    const entry: Entry = { bytes, written, done: false };
-    this.queue.push(entry);
+    const ticket = this.queue.push({ bytes, written }) - this.head - 1 + this.written;
     while (this.queue.length - this.head > this.limit) await this.writeHead();
-    return entry;
+    return ticket;
   }
 
   /** Queues a marker, observed when everything queued before it has been written. */
   marker(written: (position: number) => void): Ticket {
-    const entry: Entry = { bytes: null, written: (p) => written(p), done: false };
-    this.queue.push(entry);
-    return entry;
+    return (
+      this.queue.push({ bytes: null, written: (p) => written(p) }) - this.head - 1 + this.written
+    );
+  }
+
+  /** Whether the entry `ticket` has been written. */
+  isWritten(ticket: Ticket): boolean {
+    return ticket < this.written;
   }
 
   /** Writes everything queued up to and including `ticket`. */
   async settle(ticket: Ticket): Promise<void> {
-    while (!ticket.done) await this.writeHead();
+    while (!this.isWritten(ticket)) await this.writeHead();
   }
 
   /** Writes everything queued. */
@@ -66,20 +74,13 @@ export class OrderedOutput {
     const position = this.sink.position;
     const stored = entry.bytes ? await entry.bytes : null;
     if (stored) await this.sink.append(stored.bytes);
-    entry.done = true;
-    const written = entry.written;
-    // The entry lives on as a ticket (a file keeps its own for duplicate checks): drop what it
-    // holds, or every file's callback, and all that it closes over, would stay in memory.
-    entry.written = noop;
-    entry.bytes = null;
-    this.queue[this.head++] = undefined as unknown as Entry;
+    this.written++;
+    this.queue[this.head++] = undefined;
     // Drop written entries now and then so the queue does not grow with the image.
     if (this.head > 1024 && this.head * 2 > this.queue.length) {
       this.queue.splice(0, this.head);
       this.head = 0;
     }
-    written(position, stored);
+    entry.written(position, stored);
   }
 }
-
-function noop(): void {}

@@ -10,39 +10,16 @@
 import { SquashfsError } from '../errors.js';
 import { MAX_NAME_LENGTH, MAX_SYMLINK_LENGTH } from '../format/constants.js';
 import type { DirNode, TreeNode } from '../tree.js';
+import { i32Column } from './column.js';
 import type { TreeCounts, WriteOptions } from './options.js';
-
-export interface PlannedEntry {
-  name: Uint8Array;
-  inode: PlannedInode;
-}
-
-export interface PlannedInode {
-  node: TreeNode;
-  number: number;
-  /** Names of this inode in the image; for directories 2 + sub-directories (mksquashfs). */
-  nlink: number;
-  mode: number;
-  uid: number;
-  gid: number;
-  mtime: number;
-  /**
-   * The directory of the first name, and that name: the path for error messages is built from
-   * them on demand (plannedPath), not stored as a string per inode.
-   */
-  parent: PlannedInode | null;
-  name: Uint8Array;
-  /** Directories only: children in name order. */
-  children: PlannedEntry[];
-  /** Directories only: the parent's inode number (root: inode count + 1, as mksquashfs). */
-  parentNumber: number;
-}
+import { PlannedInodes, type InodeMeta, type PlannedDir } from './planned-inodes.js';
 
 export interface Plan {
-  root: PlannedInode;
+  /** Every inode, by row; the root is row 0 (see planned-inodes.ts). */
+  inodes: PlannedInodes;
   inodeCount: number;
-  /** Regular-file inodes in the order their data is written (each once). */
-  files: PlannedInode[];
+  /** Rows of the regular files, in the order their data is written (each once). */
+  files: Int32Array;
   /** Counts for the summary. */
   counts: TreeCounts;
 }
@@ -56,15 +33,6 @@ export function compareNames(a: Uint8Array, b: Uint8Array): number {
 
 function displayPath(parent: string, name: Uint8Array): string {
   return (parent === '/' ? '/' : parent + '/') + decoder.decode(name);
-}
-
-/** The path of an inode's first name, as error messages show it. */
-export function plannedPath(p: PlannedInode): string {
-  const names: Uint8Array[] = [];
-  for (let at: PlannedInode | null = p; at?.parent; at = at.parent) names.push(at.name);
-  let path = '/';
-  for (let i = names.length - 1; i >= 0; i--) path = displayPath(path, names[i]!);
-  return path;
 }
 
 function checkName(name: Uint8Array, parentPath: string): void {
@@ -155,8 +123,10 @@ function checkNode(node: TreeNode, path: string): void {
 export function planTree(root: DirNode, options: WriteOptions): Plan {
   if (root.kind !== 'dir')
     throw new SquashfsError('INVALID_ARGUMENT', 'the root of the tree must be a directory');
-  const planned = new Map<TreeNode, PlannedInode>();
-  const files: PlannedInode[] = [];
+  const inodes = new PlannedInodes();
+  /** Row of every node met so far: a node met again is a hard link. Dropped after planning. */
+  const rows = new Map<TreeNode, number>();
+  const files = i32Column();
   const counts = {
     files: 0,
     directories: 0,
@@ -166,9 +136,8 @@ export function planTree(root: DirNode, options: WriteOptions): Plan {
     sockets: 0,
     hardLinkedNames: 0,
   };
-  let nextNumber = 1;
 
-  const effective = (node: TreeNode, isRoot: boolean) => {
+  const effective = (node: TreeNode, isRoot: boolean): InodeMeta => {
     let { uid, gid, mtime, mode } = node;
     if (options.forceUid !== undefined) uid = options.forceUid;
     if (options.forceGid !== undefined) gid = options.forceGid;
@@ -183,31 +152,18 @@ export function planTree(root: DirNode, options: WriteOptions): Plan {
     return { uid, gid, mtime, mode };
   };
 
-  const make = (
-    node: TreeNode,
-    path: string,
-    parent: PlannedInode | null,
-    name: Uint8Array,
-  ): PlannedInode => {
+  /** A new row for `node`, first named by entry `nameIndex` of directory row `parent`. */
+  const make = (node: TreeNode, path: string, parent: number, nameIndex: number): number => {
     checkNode(node, path);
-    const p: PlannedInode = {
-      node,
-      number: 0,
-      nlink: 1,
-      parent,
-      name,
-      children: [],
-      parentNumber: 0,
-      ...effective(node, parent === null),
-    };
-    planned.set(node, p);
+    const row = inodes.add(node, effective(node, parent < 0), parent, nameIndex);
+    rows.set(node, row);
     switch (node.kind) {
       case 'dir':
         counts.directories++;
         break;
       case 'file':
         counts.files++;
-        files.push(p);
+        files.push(row);
         break;
       case 'symlink':
         counts.symlinks++;
@@ -223,24 +179,22 @@ export function planTree(root: DirNode, options: WriteOptions): Plan {
         counts.sockets++;
         break;
     }
-    return p;
+    return row;
   };
 
   // Depth-first walk with an explicit stack, so a 10 000-deep tree cannot overflow the JS stack.
-  const rootPlan = make(root, '/', null, new Uint8Array(0));
+  // Rows are made in the order mksquashfs numbers inodes: a child when its parent is scanned, a
+  // sub-directory recursed into right after it is made; the root (row 0) is numbered last.
   type Frame = {
-    dir: PlannedInode;
+    dir: PlannedDir;
     /** The directory's path, for messages (kept per open directory only, not per inode). */
     path: string;
     index: number;
-    sorted: DirNode['entries'];
-    entries: PlannedEntry[];
   };
   const stack: Frame[] = [];
-  const enter = (dir: PlannedInode, path: string): void => {
-    const node = dir.node as DirNode;
+  const enter = (row: number, path: string): void => {
+    const node = inodes.nodes[row] as DirNode;
     const sorted = [...node.entries].sort((a, b) => compareNames(a.name, b.name));
-    const entries: PlannedEntry[] = [];
     for (let i = 0; i < sorted.length; i++) {
       const e = sorted[i]!;
       checkName(e.name, path);
@@ -250,24 +204,24 @@ export function planTree(root: DirNode, options: WriteOptions): Plan {
           path: where,
         });
       }
-      entries.push({ name: e.name, inode: undefined as unknown as PlannedInode });
     }
-    stack.push({ dir, path, index: 0, sorted, entries });
+    const dir: PlannedDir = { row, entries: sorted, children: new Int32Array(sorted.length) };
+    inodes.dirs.set(row, dir);
+    stack.push({ dir, path, index: 0 });
   };
-  enter(rootPlan, '/');
+  enter(make(root, '/', -1, -1), '/');
 
   while (stack.length > 0) {
     const frame = stack[stack.length - 1]!;
-    if (frame.index === frame.sorted.length) {
-      frame.dir.children = frame.entries;
+    if (frame.index === frame.dir.entries.length) {
       stack.pop();
       continue;
     }
     const i = frame.index++;
-    const { name, node } = frame.sorted[i]!;
+    const { name, node } = frame.dir.entries[i]!;
     const path = displayPath(frame.path, name);
-    let child = planned.get(node);
-    if (child) {
+    let child = rows.get(node);
+    if (child !== undefined) {
       if (node.kind === 'dir') {
         throw new SquashfsError(
           'INVALID_ARGUMENT',
@@ -275,28 +229,21 @@ export function planTree(root: DirNode, options: WriteOptions): Plan {
           { path },
         );
       }
-      child.nlink++;
+      inodes.nlink.set(child, inodes.nlink.get(child) + 1);
       counts.hardLinkedNames++;
     } else {
-      child = make(node, path, frame.dir, name);
-      child.number = nextNumber++;
+      child = make(node, path, frame.dir.row, i);
     }
-    frame.entries[i]!.inode = child;
+    frame.dir.children[i] = child;
     if (node.kind === 'dir') {
-      child.parentNumber = frame.dir.number; // fixed up below for children of the root
-      frame.dir.nlink++;
+      const parent = frame.dir.row;
+      inodes.nlink.set(parent, inodes.nlink.get(parent) + 1);
       enter(child, path);
     }
   }
 
-  rootPlan.number = nextNumber;
-  const inodeCount = nextNumber;
-  rootPlan.parentNumber = inodeCount + 1;
-  // Directories reference their parent's number; the root's number was only known at the end.
-  for (const e of rootPlan.children)
-    if (e.inode.node.kind === 'dir') e.inode.parentNumber = rootPlan.number;
   // Every directory starts with nlink 1 from `make` and gains one per sub-directory: add the
   // missing one for "." so that nlink = 2 + sub-directories.
-  for (const p of planned.values()) if (p.node.kind === 'dir') p.nlink += 1;
-  return { root: rootPlan, inodeCount, files, counts };
+  for (const row of inodes.dirs.keys()) inodes.nlink.set(row, inodes.nlink.get(row) + 1);
+  return { inodes, inodeCount: inodes.count, files: files.view().slice(), counts };
 }

@@ -26,14 +26,20 @@ interface Slot {
 const CHUNK_ESTIMATE = 1 << 20;
 
 export class Prefetcher {
-  private readonly slots: (Slot | undefined)[] = [];
+  /** The sources opened and not yet read to the end by the writer (at most maxFiles + 1). */
+  private readonly slots = new Map<number, Slot>();
   /** Index of the source the writer reads now (or will read next). */
   private current = 0;
   private buffered = 0;
   private inFlight = 0;
 
+  /**
+   * Sources are named by index (0 … count - 1) and fetched with `sourceAt` when opened, so the
+   * caller need not build an array of a million sources.
+   */
   constructor(
-    private readonly sources: readonly FileSource[],
+    private readonly count: number,
+    private readonly sourceAt: (index: number) => FileSource,
     private readonly maxBytes: number,
     private readonly maxFiles: number,
   ) {}
@@ -59,7 +65,7 @@ export class Prefetcher {
     } finally {
       // Chunks a caller did not take (it stopped early) no longer count against the budget.
       for (const c of slot.chunks.splice(0)) this.buffered -= c.length;
-      this.slots[index] = undefined;
+      this.slots.delete(index);
       this.current = index + 1;
       if (!slot.ended) await slot.iterator.return?.();
     }
@@ -67,7 +73,8 @@ export class Prefetcher {
 
   /** Ends every source that was opened ahead and not read (after a failure, say). */
   async close(): Promise<void> {
-    const open = this.slots.splice(0).filter((s): s is Slot => s !== undefined);
+    const open = [...this.slots.values()];
+    this.slots.clear();
     await Promise.all(
       open.map(async (s) => {
         await s.pulling;
@@ -77,9 +84,9 @@ export class Prefetcher {
   }
 
   private slot(index: number): Slot {
-    let slot = this.slots[index];
+    let slot = this.slots.get(index);
     if (!slot) {
-      const source = this.sources[index]!;
+      const source = this.sourceAt(index);
       slot = {
         iterator: source.read()[Symbol.asyncIterator](),
         chunks: [],
@@ -88,14 +95,14 @@ export class Prefetcher {
         pulling: null,
         remaining: source.size,
       };
-      this.slots[index] = slot;
+      this.slots.set(index, slot);
     }
     return slot;
   }
 
   /** Starts reads ahead, in source order, while the budget allows. */
   private fill(): void {
-    const last = Math.min(this.sources.length, this.current + this.maxFiles);
+    const last = Math.min(this.count, this.current + this.maxFiles);
     for (let i = this.current; i < last; i++) {
       if (this.buffered + this.inFlight >= this.maxBytes) return;
       const slot = this.slot(i);
