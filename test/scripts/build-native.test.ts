@@ -25,7 +25,9 @@ describe('scripts/build-native.js without a compiler', () => {
       mkdirSync(dirname(join(work.path, p)), { recursive: true });
       cpSync(join(ROOT, p), join(work.path, p));
     }
-    cpSync(join(ROOT, 'native/tsquashfs_native.c'), join(work.path, 'native/tsquashfs_native.c'));
+    for (const p of ['native/tsquashfs_native.c', 'native/xxh64.c', 'native/xxh64.h']) {
+      cpSync(join(ROOT, p), join(work.path, p));
+    }
     const modules = join(work.path, 'node_modules');
     mkdirSync(modules);
     const lzma = dirname(require.resolve('lzma-native/package.json'));

@@ -22,7 +22,6 @@
  * if it does turn out to be a duplicate, its stored bytes are compared with the earlier file's and
  * the sink is rewound over them. A source is read exactly once either way.
  */
-import xxhash, { type XXHashAPI } from 'xxhash-wasm';
 import type { Compressor } from '../compress/compressor.js';
 import type { BlockCompressor } from '../compress/pool.js';
 import { SquashfsError } from '../errors.js';
@@ -31,6 +30,7 @@ import type { FragmentEntry } from '../format/tables.js';
 import type { Sink } from '../io/sink.js';
 import type { FileSource } from '../tree.js';
 import { ByteLru } from './byte-lru.js';
+import { xxh64Factory, type Hash64Factory } from './file-hash.js';
 import { OrderedOutput, type Stored, type Ticket } from './ordered-output.js';
 
 export interface FileData {
@@ -138,7 +138,7 @@ export class DataWriter {
   private constructor(
     private readonly sink: Sink,
     private readonly opts: DataWriterOptions,
-    private readonly hasher: XXHashAPI,
+    private readonly newHash: Hash64Factory,
   ) {
     this.out = new OrderedOutput(sink, opts.inFlight);
   }
@@ -152,7 +152,7 @@ export class DataWriter {
   }
 
   static async create(sink: Sink, opts: DataWriterOptions): Promise<DataWriter> {
-    return new DataWriter(sink, opts, await xxhash());
+    return new DataWriter(sink, opts, await xxh64Factory());
   }
 
   /**
@@ -174,7 +174,7 @@ export class DataWriter {
       fileSize: size,
       sparse: 0,
     };
-    const hash = this.hasher.create64();
+    const hash = this.newHash();
     let held: HeldBlock[] | null = this.opts.duplicates && this.sizes.has(size) ? [] : null;
     let heldBytes = 0;
     let start: { position: number } | null = null;
