@@ -15,6 +15,7 @@
  * a printed reason; pako's always run.
  */
 import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
@@ -24,6 +25,7 @@ import {
   GzipCompressor,
   libdeflateGzipAvailable,
   nativeGzipAvailable,
+  STOCK_ZLIB_SAMPLE_SHA256,
 } from '../../src/squashfs/compress/gzip.js';
 import { bytesSource, tree } from '../../src/squashfs/tree.js';
 import { writeImage } from '../../src/squashfs/write/image-writer.js';
@@ -31,6 +33,7 @@ import {
   loadNative,
   NATIVE_ADDON_PATH,
   nativeUnavailableReason,
+  selfTestSample,
 } from '../../src/squashfs/compress/native.js';
 import { makeTempDir, type TempDir } from '../helpers/fs-util.js';
 import {
@@ -48,6 +51,7 @@ import {
   withKernelMount,
 } from '../helpers/oracles.js';
 import zlib from 'node:zlib';
+import pako from 'pako';
 
 const ENGINES: GzipEngine[] = ['pako'];
 if (nativeGzipAvailable()) ENGINES.push('native');
@@ -221,6 +225,20 @@ withPythonZlib(`gzip streams equal python3 zlib ${zlibVersion}`, () => {
 });
 
 describe('gzip engine selection', () => {
+  it("records pako's own streams of the self-test sample", () => {
+    // The native self-test compares with these digests instead of running pako each time.
+    const sample = selfTestSample();
+    for (const [strategy, id] of [
+      ['default', zlib.constants.Z_DEFAULT_STRATEGY],
+      ['filtered', zlib.constants.Z_FILTERED],
+    ] as const) {
+      const stream = pako.deflate(sample, { level: 9, windowBits: 15, memLevel: 8, strategy: id });
+      expect(createHash('sha256').update(stream).digest('hex'), strategy).toBe(
+        STOCK_ZLIB_SAMPLE_SHA256[strategy],
+      );
+    }
+  });
+
   it('defaults to native where it is built and verified, else pako', () => {
     expect(new GzipCompressor().engine).toBe(nativeGzipAvailable() ? 'native' : 'pako');
     expect(new GzipCompressor({ engine: 'node' }).engine).toBe('node');

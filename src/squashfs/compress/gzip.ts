@@ -18,6 +18,7 @@
  *   strategies that -Xwindow-size and -Xstrategy need, and is slower than node:zlib.
  * Decompression always uses node:zlib (any correct inflater gives the same bytes).
  */
+import { createHash } from 'node:crypto';
 import zlib from 'node:zlib';
 import pako from 'pako';
 import { Compression } from '../format/constants.js';
@@ -46,16 +47,27 @@ const ZLIB_STRATEGY: Record<GzipStrategy, number> = {
   fixed: zlib.constants.Z_FIXED,
 };
 
+/**
+ * SHA-256 of pako's (stock zlib 1.2.13's) stream of selfTestSample() at level 9, window 15,
+ * memLevel 8, per strategy. The self-test compares the native engine's output with these instead
+ * of running pako at startup, which cost every run ~65 ms of main-thread CPU even when nothing was
+ * gzip-compressed. gzip-engines.test.ts recomputes them with pako.
+ */
+export const STOCK_ZLIB_SAMPLE_SHA256: Readonly<Record<'default' | 'filtered', string>> = {
+  default: '25267bda9e90e6160b6a2c121e398675dc41341f13c068c36ef8eea937a274d6',
+  filtered: '07e31c3e37468b6644407b432505e491c406d1a3d0a48e05ace3112a3c2c371d',
+};
+
 /** Whether the native engine's zlib writes pako's (stock zlib's) bytes: checked once per thread. */
 const nativeZlibMatchesPako = verified(() => {
   const native = loadNative();
   if (!native?.zlibVersion) return false;
   const sample = selfTestSample();
-  return [ZLIB_STRATEGY.default, ZLIB_STRATEGY.filtered].every((strategy) =>
-    bytesEqual(
-      native.deflate(sample, 9, 15, 8, strategy),
-      pako.deflate(sample, { level: 9, windowBits: 15, memLevel: 8, strategy }),
-    ),
+  return (['default', 'filtered'] as const).every(
+    (strategy) =>
+      createHash('sha256')
+        .update(native.deflate(sample, 9, 15, 8, ZLIB_STRATEGY[strategy]))
+        .digest('hex') === STOCK_ZLIB_SAMPLE_SHA256[strategy],
   );
 });
 
@@ -83,13 +95,14 @@ export class GzipCompressor implements Compressor {
   readonly level: number;
   readonly windowBits: number;
   readonly strategies: GzipStrategy[];
-  readonly engine: GzipEngine;
+  /** The engine asked for; undefined: the default, chosen on first use (see `engine`). */
+  private chosenEngine: GzipEngine | undefined;
   /** Bits of the strategies named by the user; 0 when none were (then only 'default' runs). */
   private readonly strategyMask: number;
 
   constructor(options: Omit<GzipOptions, 'name'> = {}) {
     this.level = options.level ?? 9;
-    this.engine = options.engine ?? (nativeZlibMatchesPako() ? 'native' : 'pako');
+    this.chosenEngine = options.engine;
     this.windowBits = options.windowBits ?? 15;
     this.strategies = options.strategies?.length ? [...new Set(options.strategies)] : ['default'];
     this.strategyMask = (options.strategies ?? []).reduce((m, s) => m | STRATEGY_BITS[s], 0);
@@ -105,7 +118,7 @@ export class GzipCompressor implements Compressor {
         `gzip window size must be 8 to 15, got ${this.windowBits}`,
       );
     }
-    if (this.engine === 'libdeflate') {
+    if (this.chosenEngine === 'libdeflate') {
       if (!libdeflateWorks()) {
         throw new SquashfsError(
           'INVALID_ARGUMENT',
@@ -119,7 +132,7 @@ export class GzipCompressor implements Compressor {
         );
       }
     }
-    if (this.engine === 'native' && !nativeZlibMatchesPako()) {
+    if (this.chosenEngine === 'native' && !nativeZlibMatchesPako()) {
       const native = loadNative();
       throw new SquashfsError(
         'INVALID_ARGUMENT',
@@ -130,8 +143,18 @@ export class GzipCompressor implements Compressor {
     }
   }
 
+  /**
+   * The engine that compresses. The default is only settled when first asked for, so an image
+   * that compresses nothing with gzip (-noI -noD -noF -noX, or a decoder) never runs the native
+   * engine's self-test.
+   */
+  get engine(): GzipEngine {
+    return (this.chosenEngine ??= nativeZlibMatchesPako() ? 'native' : 'pako');
+  }
+
   compress(block: Uint8Array): Uint8Array | null {
     let best: Uint8Array | null = null;
+    const engine = this.engine;
     for (const strategy of this.strategies) {
       const settings = {
         level: this.level as pako.DeflateFunctionOptions['level'],
@@ -141,11 +164,11 @@ export class GzipCompressor implements Compressor {
         strategy: ZLIB_STRATEGY[strategy],
       };
       const out =
-        this.engine === 'libdeflate'
+        engine === 'libdeflate'
           ? loadNative()!.libdeflateZlib(block, this.level)
-          : this.engine === 'native'
+          : engine === 'native'
             ? loadNative()!.deflate(block, this.level, settings.windowBits, 8, settings.strategy)
-            : this.engine === 'pako'
+            : engine === 'pako'
               ? pako.deflate(block, settings)
               : zlib.deflateSync(block, settings);
       if (best === null || out.length < best.length) best = out;
