@@ -9,6 +9,7 @@ import type { BigIntStats } from 'node:fs';
 import { SquashfsError, ioError } from '../squashfs/errors.js';
 import type { FileSource } from '../squashfs/tree.js';
 import { displayPath } from './host-paths.js';
+import type { ReadBufferPool } from './read-buffers.js';
 
 /** Largest chunk handed to the writer at once. */
 export const HOST_READ_CHUNK = 1 << 20;
@@ -23,9 +24,11 @@ export class HostFileSource implements FileSource {
   readonly size: number;
   readonly sparseOnDisk: boolean;
 
+  /** `buffers`: where read buffers come from and go back to (recycle()); default: fresh ones. */
   constructor(
     private readonly path: Buffer,
     stats: BigIntStats,
+    private readonly buffers?: ReadBufferPool,
   ) {
     this.size = Number(stats.size);
     // Blocks are counted in 512-byte units whatever the file system's block size.
@@ -56,10 +59,12 @@ export class HostFileSource implements FileSource {
   private async *chunks(fd: number): AsyncIterable<Uint8Array> {
     let total = 0;
     for (;;) {
-      // A fresh buffer per read: the writer may keep a yielded chunk until it asks for the next.
-      // One byte past the expected size, so that a file that grew is noticed without reading it
-      // all, and so that small files do not cost a 1 MiB allocation each.
-      const chunk = Buffer.allocUnsafe(Math.min(HOST_READ_CHUNK, this.size - total + 1));
+      // A buffer of its own per read (fresh, or one given back through recycle()): the writer may
+      // keep a yielded chunk after it has asked for the next. One byte past the expected size, so
+      // that a file that grew is noticed without reading it all, and so that small files do not
+      // cost a 1 MiB buffer each.
+      const length = Math.min(HOST_READ_CHUNK, this.size - total + 1);
+      const chunk = this.buffers ? this.buffers.take(length) : Buffer.allocUnsafe(length);
       const bytesRead = await this.readInto(fd, chunk);
       if (bytesRead === 0) break;
       total += bytesRead;
@@ -70,6 +75,11 @@ export class HostFileSource implements FileSource {
       if (bytesRead < chunk.length && total === this.size) return;
     }
     if (total !== this.size) throw this.changed(String(total));
+  }
+
+  /** The caller is done with a chunk read() yielded: its buffer may be read into again. */
+  recycle(chunk: Uint8Array): void {
+    this.buffers?.give(chunk);
   }
 
   private readInto(fd: number, chunk: Buffer): Promise<number> {

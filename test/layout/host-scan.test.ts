@@ -453,6 +453,29 @@ describe('host file sources', () => {
     expect(new Set(chunks.map((c) => c.buffer)).size).toBe(chunks.length);
   });
 
+  it('reads into the memory of chunks given back with recycle(), and only those', async () => {
+    const src = tempDir();
+    const content = randomBytes(3 * MiB + 12345);
+    fs.writeFileSync(path.join(src, 'a'), content);
+    fs.writeFileSync(path.join(src, 'b'), content);
+    const root = await scanSources([src]);
+    const a = asFile(child(root, 'a')).source;
+    const b = asFile(child(root, 'b')).source;
+    const kept: Uint8Array[] = [];
+    for await (const chunk of a.read()) kept.push(chunk);
+    a.recycle!(kept[0]!);
+    const copies: Buffer[] = [];
+    const memory = new Set<ArrayBufferLike>();
+    for await (const chunk of b.read()) {
+      copies.push(Buffer.from(chunk));
+      memory.add(chunk.buffer);
+    }
+    expect(Buffer.concat(copies).equals(content)).toBe(true);
+    expect(memory.has(kept[0]!.buffer)).toBe(true);
+    // The chunks not given back were left alone.
+    expect(Buffer.concat(kept.slice(1)).equals(content.subarray(kept[0]!.length))).toBe(true);
+  });
+
   it('reads an empty file as no bytes', async () => {
     const src = tempDir();
     populate(src, { empty: '' });

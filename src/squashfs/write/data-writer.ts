@@ -198,7 +198,8 @@ export class DataWriter {
         return;
       }
       if (held) {
-        held.push({ index, bytes, owned });
+        // A held view of a chunk is copied: the chunk may go back to its source (recycle below).
+        held.push({ index, bytes: owned ? bytes : new Uint8Array(bytes), owned: true });
         heldBytes += bytes.length;
         if (heldBytes <= HOLD_LIMIT) return;
         const blocks = held;
@@ -213,6 +214,9 @@ export class DataWriter {
     let block = new Uint8Array(Math.min(bs, Math.max(size, 1)));
     let filled = 0;
     let total = 0;
+    // Chunks go back to the source once written: everything queued before the marker is in the
+    // sink, which keeps no reference (appendCopies), and held blocks are copies.
+    const recycle = this.sink.appendCopies && source.recycle ? source.recycle.bind(source) : null;
     for await (const chunk of chunks) {
       if (total + chunk.length > size) throw changed(source, size, total + chunk.length, 'more');
       total += chunk.length;
@@ -236,6 +240,7 @@ export class DataWriter {
           filled = 0;
         }
       }
+      if (recycle) this.out.marker(() => recycle(chunk));
     }
     if (total !== size) throw changed(source, size, total, 'fewer');
     this.stats.dataBytes += size;
