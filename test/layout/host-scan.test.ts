@@ -507,6 +507,23 @@ describe('host file sources', () => {
     expect(err.path).toBe(path.join(src, 'f'));
   });
 
+  it('refuses a file replaced by a symlink after the scan, small or large', async () => {
+    const src = tempDir();
+    // Small files take the addon's one-job reader where it is built, large ones Node's fs.
+    const secret = path.join(src, 'secret');
+    fs.writeFileSync(secret, randomBytes(2 * MiB));
+    fs.writeFileSync(path.join(src, 'small'), 'x');
+    fs.writeFileSync(path.join(src, 'large'), randomBytes(2 * MiB));
+    const root = await scanSources([src]);
+    for (const name of ['small', 'large']) {
+      fs.rmSync(path.join(src, name));
+      fs.symlinkSync(secret, path.join(src, name));
+      const err = await scanError(readAll(asFile(child(root, name)).source));
+      expect(err.code).toBe('IO');
+      expect(err.message).toMatch(`cannot read ${path.join(src, name)}: `);
+    }
+  });
+
   it('names the file when it cannot be opened', async () => {
     const src = tempDir();
     populate(src, { f: 'x' });

@@ -25,8 +25,8 @@ describe('scripts/build-native.js without a compiler', () => {
       mkdirSync(dirname(join(work.path, p)), { recursive: true });
       cpSync(join(ROOT, p), join(work.path, p));
     }
-    for (const p of ['native/tsquashfs_native.c', 'native/xxh64.c', 'native/xxh64.h']) {
-      cpSync(join(ROOT, p), join(work.path, p));
+    for (const f of ['tsquashfs_native.c', 'xxh64.c', 'xxh64.h', 'read-file.c', 'read-file.h']) {
+      cpSync(join(ROOT, 'native', f), join(work.path, 'native', f));
     }
     const modules = join(work.path, 'node_modules');
     mkdirSync(modules);
