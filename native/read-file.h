@@ -1,8 +1,8 @@
-/* readFile of read-file.c: open + read + close of a small host file in one threadpool job. */
+/* readFiles of read-file.c: open + read + close of small host files, several per threadpool job. */
 #ifndef TSQUASHFS_READ_FILE_H
 #define TSQUASHFS_READ_FILE_H
 #include <node_api.h>
 
-/* Adds readFile to `exports`; 0 on failure. */
+/* Adds readFiles to `exports`; 0 on failure. */
 int read_file_register(napi_env env, napi_value exports);
 #endif

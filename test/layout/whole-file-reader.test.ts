@@ -7,7 +7,11 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { wholeFileReader, type WholeFileReader } from '../../src/layout/whole-file-reader.js';
+import {
+  BATCH_FILES,
+  wholeFileReader,
+  type WholeFileReader,
+} from '../../src/layout/whole-file-reader.js';
 
 const reader = wholeFileReader();
 if (!reader) console.log('whole-file-reader: the native addon is not built; not tested');
@@ -66,9 +70,20 @@ describe.runIf(reader)('native whole-file reader', () => {
     expect(directory.err?.syscall).toBe('read');
   });
 
-  it('rejects a path with a NUL byte', () => {
-    expect(() => reader!(Buffer.from('a\0b'), Buffer.alloc(1), 0, () => undefined)).toThrow(
-      TypeError,
+  it('fails a path with a NUL byte through the callback, not by throwing', async () => {
+    const r = await read('a\0b', 1, 0);
+    expect(r.err).toBeInstanceOf(TypeError);
+  });
+
+  it('reads many files requested at once, each with its own result', async () => {
+    const names = Array.from({ length: 3 * BATCH_FILES + 5 }, (_, i) => `many-${i}`);
+    names.forEach((n, i) => fs.writeFileSync(path.join(dir, n), 'x'.repeat(i)));
+    const results = await Promise.all(
+      names.map((n, i) => read(path.join(dir, i === 40 ? 'gone' : n), i + 1, i)),
     );
+    results.forEach((r, i) => {
+      if (i === 40) expect(r.err?.code).toBe('ENOENT');
+      else expect(r.bytes.toString()).toBe('x'.repeat(i));
+    });
   });
 });
