@@ -354,7 +354,10 @@ export class DataWriter {
     if (this.open.tail === frag) this.open.tail = null;
     const bytes = frag.bytes.subarray(0, frag.length);
     this.queuedFragments.set(frag.index, bytes);
-    const work = this.compressed(bytes.slice(), true, this.opts.fragmentCompressor);
+    // A compressor may take the block's memory to a worker, so it gets a copy; stored raw, the
+    // block goes to the sink as it is (the buffer is never written to again).
+    const compressor = this.opts.fragmentCompressor;
+    const work = this.compressed(compressor ? bytes.slice() : bytes, true, compressor);
     await this.out.block(work, (start, stored) => {
       this.fragmentSlots[frag.index] = { start, sizeWord: sizeWord(stored!, bytes.length) };
       this.stats.dataBytesOnDisk += stored!.bytes.length;
