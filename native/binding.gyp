@@ -2,7 +2,7 @@
   "targets": [
     {
       "target_name": "tsquashfs_native",
-      "sources": ["tsquashfs_native.c"],
+      "sources": ["tsquashfs_native.c", "xxh64.c", "read-file.c"],
       "cflags": ["-O2", "-Wall", "-Wextra"],
       "libraries": ["-ldl", "-lpthread"]
     }

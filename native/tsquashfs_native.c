@@ -16,6 +16,9 @@
  * (A liblzma twin, lzma_stream_buffer_encode of the system liblzma 5.4.1, was measured at the
  * same speed per core as lzma-native rebuilt with -O2, so xz stays with lzma-native.)
  *
+ * It also hashes (xxh64.c, the data writer's duplicate-detection hash) and reads small host files
+ * in one threadpool job each (read-file.c).
+ *
  * Everything is synchronous and keeps no state between calls (safe in worker threads).
  */
 #define _GNU_SOURCE
@@ -25,6 +28,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <node_api.h>
+
+#include "read-file.h"
+#include "xxh64.h"
 
 /* ---- zlib ABI (zlib.h, stable since 1.2.0) ---- */
 typedef struct {
@@ -213,5 +219,7 @@ NAPI_MODULE_INIT() {
   CHECK(napi_set_named_property(env, exports, "libdeflate", v));
   v = str_or_null(env, have_zlib ? p_zlibVersion() : NULL);
   CHECK(v ? napi_set_named_property(env, exports, "zlibVersion", v) : napi_generic_failure);
+  CHECK(xxh64_register(env, exports) ? napi_ok : napi_generic_failure);
+  CHECK(read_file_register(env, exports) ? napi_ok : napi_generic_failure);
   return exports;
 }

@@ -9,6 +9,8 @@ import type { BigIntStats } from 'node:fs';
 import { SquashfsError, ioError } from '../squashfs/errors.js';
 import type { FileSource } from '../squashfs/tree.js';
 import { displayPath } from './host-paths.js';
+import type { ReadBufferPool } from './read-buffers.js';
+import { wholeFileReader, type WholeFileReader } from './whole-file-reader.js';
 
 /** Largest chunk handed to the writer at once. */
 export const HOST_READ_CHUNK = 1 << 20;
@@ -23,9 +25,11 @@ export class HostFileSource implements FileSource {
   readonly size: number;
   readonly sparseOnDisk: boolean;
 
+  /** `buffers`: where read buffers come from and go back to (recycle()); default: fresh ones. */
   constructor(
     private readonly path: Buffer,
     stats: BigIntStats,
+    private readonly buffers?: ReadBufferPool,
   ) {
     this.size = Number(stats.size);
     // Blocks are counted in 512-byte units whatever the file system's block size.
@@ -39,8 +43,16 @@ export class HostFileSource implements FileSource {
 
   // Plain descriptors and callbacks, not fs.promises FileHandles: a tree of small files costs
   // an open, a read and a close each, and on 20 000 files the FileHandle machinery was a large
-  // share of the writer's main thread.
+  // share of the writer's main thread. A file that fits in one chunk is read by the native
+  // addon in one threadpool job instead of three, where it is built (wholeFileReader).
   async *read(): AsyncIterable<Uint8Array> {
+    if (this.size < HOST_READ_CHUNK) {
+      const readWhole = wholeFileReader();
+      if (readWhole) {
+        yield* this.whole(readWhole);
+        return;
+      }
+    }
     const fd = await new Promise<number>((resolve, reject) =>
       open(this.path, OPEN_FLAGS, (err, fd) =>
         err ? reject(ioError(err, this.description, 'read')) : resolve(fd),
@@ -53,13 +65,30 @@ export class HostFileSource implements FileSource {
     }
   }
 
+  /** The one chunk of a file smaller than HOST_READ_CHUNK, read by the addon. */
+  private async *whole(readWhole: WholeFileReader): AsyncIterable<Uint8Array> {
+    // One byte past the expected size, as in chunks(): a file that grew is noticed.
+    const length = this.size + 1;
+    const chunk = this.buffers ? this.buffers.take(length) : Buffer.allocUnsafe(length);
+    const bytesRead = await new Promise<number>((resolve, reject) =>
+      readWhole(this.path, chunk, this.size, (err, n) =>
+        err ? reject(ioError(err, this.description, 'read')) : resolve(n!),
+      ),
+    );
+    if (bytesRead > this.size) throw this.changed(`at least ${bytesRead}`);
+    if (bytesRead < this.size) throw this.changed(String(bytesRead));
+    if (bytesRead > 0) yield chunk.subarray(0, bytesRead);
+  }
+
   private async *chunks(fd: number): AsyncIterable<Uint8Array> {
     let total = 0;
     for (;;) {
-      // A fresh buffer per read: the writer may keep a yielded chunk until it asks for the next.
-      // One byte past the expected size, so that a file that grew is noticed without reading it
-      // all, and so that small files do not cost a 1 MiB allocation each.
-      const chunk = Buffer.allocUnsafe(Math.min(HOST_READ_CHUNK, this.size - total + 1));
+      // A buffer of its own per read (fresh, or one given back through recycle()): the writer may
+      // keep a yielded chunk after it has asked for the next. One byte past the expected size, so
+      // that a file that grew is noticed without reading it all, and so that small files do not
+      // cost a 1 MiB buffer each.
+      const length = Math.min(HOST_READ_CHUNK, this.size - total + 1);
+      const chunk = this.buffers ? this.buffers.take(length) : Buffer.allocUnsafe(length);
       const bytesRead = await this.readInto(fd, chunk);
       if (bytesRead === 0) break;
       total += bytesRead;
@@ -70,6 +99,11 @@ export class HostFileSource implements FileSource {
       if (bytesRead < chunk.length && total === this.size) return;
     }
     if (total !== this.size) throw this.changed(String(total));
+  }
+
+  /** The caller is done with a chunk read() yielded: its buffer may be read into again. */
+  recycle(chunk: Uint8Array): void {
+    this.buffers?.give(chunk);
   }
 
   private readInto(fd: number, chunk: Buffer): Promise<number> {

@@ -19,6 +19,7 @@ import { baseName, childPath, displayPath, hostPath, pathKey } from './host-path
 import { deviceNumbers, inodeKey, mtimeSeconds, nodeKind, permissionBits } from './host-stat.js';
 import { hostXattrReader, noXattrs, type XattrReader } from './host-xattrs.js';
 import { mapLimited } from './map-limited.js';
+import { ReadBufferPool } from './read-buffers.js';
 
 export interface ScanOptions {
   /** mksquashfs -keep-as-directory: a single directory source is kept under its own name. */
@@ -65,6 +66,11 @@ class HostScanner {
   private readonly excluded: Set<string>;
   /** Node promises by (dev, ino), set before the first await so a concurrent twin finds it. */
   private readonly links: Map<string, Promise<TreeNode>> | undefined;
+  /**
+   * Read buffers shared by this scan's files, one file after another: kept with the tree, so
+   * they go when it does. About the writer's read-ahead (16 MiB) plus what is in flight.
+   */
+  private readonly readBuffers = new ReadBufferPool(32 << 20);
   private outputKey: string | undefined;
   private outputInode: string | undefined;
 
@@ -232,7 +238,7 @@ class HostScanner {
     const meta = await this.meta(leafPath, stats, kind);
     switch (kind) {
       case 'file':
-        return { kind, source: new HostFileSource(leafPath, stats), ...meta };
+        return { kind, source: new HostFileSource(leafPath, stats, this.readBuffers), ...meta };
       case 'symlink':
         return { kind, target: await readTarget(leafPath), ...meta };
       case 'blockdev':

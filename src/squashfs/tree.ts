@@ -37,6 +37,11 @@ export interface FileSource {
    */
   readonly sparseOnDisk?: boolean;
   read(): AsyncIterable<Uint8Array>;
+  /**
+   * Optional: the caller will never touch `chunk` (yielded by read()) again, nor any view of it,
+   * so its memory may be read into again. A reader that does not call it loses nothing.
+   */
+  recycle?(chunk: Uint8Array): void;
 }
 
 export interface DirEntryNode {

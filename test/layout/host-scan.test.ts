@@ -453,6 +453,29 @@ describe('host file sources', () => {
     expect(new Set(chunks.map((c) => c.buffer)).size).toBe(chunks.length);
   });
 
+  it('reads into the memory of chunks given back with recycle(), and only those', async () => {
+    const src = tempDir();
+    const content = randomBytes(3 * MiB + 12345);
+    fs.writeFileSync(path.join(src, 'a'), content);
+    fs.writeFileSync(path.join(src, 'b'), content);
+    const root = await scanSources([src]);
+    const a = asFile(child(root, 'a')).source;
+    const b = asFile(child(root, 'b')).source;
+    const kept: Uint8Array[] = [];
+    for await (const chunk of a.read()) kept.push(chunk);
+    a.recycle!(kept[0]!);
+    const copies: Buffer[] = [];
+    const memory = new Set<ArrayBufferLike>();
+    for await (const chunk of b.read()) {
+      copies.push(Buffer.from(chunk));
+      memory.add(chunk.buffer);
+    }
+    expect(Buffer.concat(copies).equals(content)).toBe(true);
+    expect(memory.has(kept[0]!.buffer)).toBe(true);
+    // The chunks not given back were left alone.
+    expect(Buffer.concat(kept.slice(1)).equals(content.subarray(kept[0]!.length))).toBe(true);
+  });
+
   it('reads an empty file as no bytes', async () => {
     const src = tempDir();
     populate(src, { empty: '' });
@@ -482,6 +505,23 @@ describe('host file sources', () => {
     const err = await scanError(readAll(asFile(child(root, 'f')).source));
     expect(err.code).toBe('CHANGED_DURING_READ');
     expect(err.path).toBe(path.join(src, 'f'));
+  });
+
+  it('refuses a file replaced by a symlink after the scan, small or large', async () => {
+    const src = tempDir();
+    // Small files take the addon's one-job reader where it is built, large ones Node's fs.
+    const secret = path.join(src, 'secret');
+    fs.writeFileSync(secret, randomBytes(2 * MiB));
+    fs.writeFileSync(path.join(src, 'small'), 'x');
+    fs.writeFileSync(path.join(src, 'large'), randomBytes(2 * MiB));
+    const root = await scanSources([src]);
+    for (const name of ['small', 'large']) {
+      fs.rmSync(path.join(src, name));
+      fs.symlinkSync(secret, path.join(src, name));
+      const err = await scanError(readAll(asFile(child(root, name)).source));
+      expect(err.code).toBe('IO');
+      expect(err.message).toMatch(`cannot read ${path.join(src, name)}: `);
+    }
   });
 
   it('names the file when it cannot be opened', async () => {

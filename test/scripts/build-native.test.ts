@@ -25,7 +25,9 @@ describe('scripts/build-native.js without a compiler', () => {
       mkdirSync(dirname(join(work.path, p)), { recursive: true });
       cpSync(join(ROOT, p), join(work.path, p));
     }
-    cpSync(join(ROOT, 'native/tsquashfs_native.c'), join(work.path, 'native/tsquashfs_native.c'));
+    for (const f of ['tsquashfs_native.c', 'xxh64.c', 'xxh64.h', 'read-file.c', 'read-file.h']) {
+      cpSync(join(ROOT, 'native', f), join(work.path, 'native', f));
+    }
     const modules = join(work.path, 'node_modules');
     mkdirSync(modules);
     const lzma = dirname(require.resolve('lzma-native/package.json'));

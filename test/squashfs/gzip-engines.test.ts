@@ -25,6 +25,7 @@ import type { GzipEngine, GzipOptions } from '../../src/squashfs/compress/compre
 import {
   GzipCompressor,
   nativeGzipAvailable,
+  STOCK_ZLIB_SAMPLE_SHA256,
   systemLibdeflateGzipAvailable,
 } from '../../src/squashfs/compress/gzip.js';
 import { bytesSource, tree } from '../../src/squashfs/tree.js';
@@ -51,6 +52,7 @@ import {
   withKernelMount,
 } from '../helpers/oracles.js';
 import zlib from 'node:zlib';
+import pako from 'pako';
 
 /** sha256 of the bundled libdeflate's stream of selfTestSample() at level 9 (libdeflate 0.1.0). */
 const PINNED_LIBDEFLATE_SHA256 = '4a16c14b97ca0a8aaa681d87755fa0b815f4954b29a172aef0ace69dd4b853c8';
@@ -227,6 +229,20 @@ withPythonZlib(`gzip streams equal python3 zlib ${zlibVersion}`, () => {
 });
 
 describe('gzip engine selection', () => {
+  it("records pako's own streams of the self-test sample", () => {
+    // The native self-test compares with these digests instead of running pako each time.
+    const sample = selfTestSample();
+    for (const [strategy, id] of [
+      ['default', zlib.constants.Z_DEFAULT_STRATEGY],
+      ['filtered', zlib.constants.Z_FILTERED],
+    ] as const) {
+      const stream = pako.deflate(sample, { level: 9, windowBits: 15, memLevel: 8, strategy: id });
+      expect(createHash('sha256').update(stream).digest('hex'), strategy).toBe(
+        STOCK_ZLIB_SAMPLE_SHA256[strategy],
+      );
+    }
+  });
+
   const zlibEngine = nativeGzipAvailable() ? 'native' : 'pako';
   it('defaults to the bundled libdeflate where it can do what was asked', () => {
     expect(new GzipCompressor().engine).toBe('libdeflate');

@@ -5,7 +5,8 @@
  * mksquashfs's bytes by construction, at native speed.
  *
  * gzip.ts uses it only if it loads and passes a self-test: its output on a fixed sample must
- * equal pako's (a port of stock zlib, whose bytes match Debian 12's mksquashfs). A system with
+ * equal pako's (a port of stock zlib, whose bytes match Debian 12's mksquashfs), recorded as
+ * digests so that pako need not run at startup. A system with
  * another zlib (zlib-ng's compat library, say) whose output differs therefore keeps pako and the
  * same image bytes. `TSQUASHFS_NATIVE=0` turns it off.
  *

@@ -32,20 +32,32 @@ import {
   type XzFilterFlags,
 } from './xz-container.js';
 
+type LzmaNative = typeof import('lzma-native').default;
 const require = createRequire(import.meta.url);
-const lzma = require('lzma-native') as typeof import('lzma-native').default;
+let loadedLzma: LzmaNative | undefined;
+/**
+ * lzma-native, loaded on first use: its native binding takes tens of milliseconds to load, which
+ * every run paid at startup even when nothing was xz-compressed (xz.ts is reached through the
+ * compressor and decoder tables).
+ */
+function lzma(): LzmaNative {
+  return (loadedLzma ??= require('lzma-native') as LzmaNative);
+}
 
 /**
  * Bit of each BCJ filter in the options block, its lzma-native filter name and its .xz filter id.
  * The key order is mksquashfs's bcj[] table order, the order the chains are tried in.
  */
-export const BCJ_FILTERS: Record<BcjFilter, { bit: number; id: string; xzId: number }> = {
-  x86: { bit: 0x01, id: lzma.FILTER_X86, xzId: 0x04 },
-  powerpc: { bit: 0x02, id: lzma.FILTER_POWERPC, xzId: 0x05 },
-  ia64: { bit: 0x04, id: lzma.FILTER_IA64, xzId: 0x06 },
-  arm: { bit: 0x08, id: lzma.FILTER_ARM, xzId: 0x07 },
-  armthumb: { bit: 0x10, id: lzma.FILTER_ARMTHUMB, xzId: 0x08 },
-  sparc: { bit: 0x20, id: lzma.FILTER_SPARC, xzId: 0x09 },
+export const BCJ_FILTERS: Record<
+  BcjFilter,
+  { bit: number; id: `FILTER_${string}` & keyof LzmaNative; xzId: number }
+> = {
+  x86: { bit: 0x01, id: 'FILTER_X86', xzId: 0x04 },
+  powerpc: { bit: 0x02, id: 'FILTER_POWERPC', xzId: 0x05 },
+  ia64: { bit: 0x04, id: 'FILTER_IA64', xzId: 0x06 },
+  arm: { bit: 0x08, id: 'FILTER_ARM', xzId: 0x07 },
+  armthumb: { bit: 0x10, id: 'FILTER_ARMTHUMB', xzId: 0x08 },
+  sparc: { bit: 0x20, id: 'FILTER_SPARC', xzId: 0x09 },
 };
 
 /** The kernel's xz decoder only accepts dictionaries of the form 2^n or 3·2^n. */
@@ -66,11 +78,11 @@ const DECODE_SLICE = 4096;
  * to gigabytes first. (LZMA2 expands a 4 KiB slice by at most a few tens of MiB.)
  */
 function runStream(
-  configure: (s: InstanceType<typeof lzma.Stream>) => void,
+  configure: (s: InstanceType<LzmaNative['Stream']>) => void,
   input: Uint8Array,
   maxOut = Infinity,
 ): Uint8Array {
-  const stream = new lzma.Stream();
+  const stream = new (lzma().Stream)();
   const chunks: Uint8Array[] = [];
   let produced = 0;
   let failure: Error | null = null;
@@ -103,15 +115,15 @@ class XzOutputLimit extends Error {
 
 function lzma2(dictSize: number): LzmaFilter {
   return {
-    id: lzma.FILTER_LZMA2,
+    id: lzma().FILTER_LZMA2,
     options: {
       dictSize,
       lc: 3,
       lp: 0,
       pb: 2,
-      mode: lzma.MODE_NORMAL,
+      mode: lzma().MODE_NORMAL,
       niceLen: 64,
-      mf: lzma.MF_BT4,
+      mf: lzma().MF_BT4,
       depth: 0,
     },
   };
@@ -127,7 +139,7 @@ function chain(dictSize: number, bcj?: BcjFilter): Chain {
   if (bcj === undefined) return { filters: [lzma2(dictSize)], flags: [lzma2FilterFlags(dictSize)] };
   const f = BCJ_FILTERS[bcj];
   return {
-    filters: [{ id: f.id }, lzma2(dictSize)],
+    filters: [{ id: lzma()[f.id] as string }, lzma2(dictSize)],
     flags: [bcjFilterFlags(f.xzId), lzma2FilterFlags(dictSize)],
   };
 }

@@ -17,6 +17,11 @@ import { ioError } from '../errors.js';
 export interface Sink {
   /** Bytes written so far (the position of the next append). */
   readonly position: number;
+  /**
+   * True when append() keeps no reference to its argument once its promise has resolved (it
+   * copies what it keeps). The writer then hands file chunks back to their source for reuse.
+   */
+  readonly appendCopies?: boolean;
   append(bytes: Uint8Array): Promise<void>;
   /** Reads back `length` bytes written earlier at `position`. */
   readAt(position: number, length: number): Promise<Uint8Array>;
@@ -33,8 +38,16 @@ export interface Sink {
 const BUFFER_SIZE = 1 << 20;
 
 export class FileSink implements Sink {
-  private pending: Uint8Array[] = [];
-  private pendingBytes = 0;
+  readonly appendCopies = true;
+  /**
+   * Appended bytes not yet handed to the file, copied into one of two reused buffers: one fills
+   * while the other is being written. Copying costs far less than what it saves: the writer can
+   * reuse its read buffers at once instead of allocating (and page-faulting) new ones.
+   */
+  private staging: Buffer = Buffer.allocUnsafeSlow(BUFFER_SIZE);
+  private staged = 0;
+  /** The other buffer; null while the write of it is in progress. */
+  private spare: Buffer | null = Buffer.allocUnsafeSlow(BUFFER_SIZE);
   /** Bytes already handed to the file. */
   private flushed = 0;
   /** The write handed to the file and not yet finished. */
@@ -64,36 +77,42 @@ export class FileSink implements Sink {
   }
 
   get position(): number {
-    return this.flushed + this.pendingBytes;
+    return this.flushed + this.staged;
   }
 
   async append(bytes: Uint8Array): Promise<void> {
-    if (bytes.length === 0) return;
-    this.pending.push(bytes);
-    this.pendingBytes += bytes.length;
-    if (this.pendingBytes >= BUFFER_SIZE) {
+    for (let at = 0; at < bytes.length;) {
+      const n = Math.min(bytes.length - at, BUFFER_SIZE - this.staged);
+      this.staging.set(bytes.subarray(at, at + n), this.staged);
+      this.staged += n;
+      at += n;
       // Write behind: one write runs while the writer goes on; wait only for the one before.
-      await this.settle();
-      this.writing = this.startWrite();
+      if (this.staged === BUFFER_SIZE) await this.startWrite();
     }
   }
 
-  /** Hands the pending bytes to the file; the returned promise settles when they are written. */
-  private startWrite(): Promise<void> {
-    const chunks = this.pending;
+  /** Hands the staged bytes to the file, once the write before (and so its buffer) is done. */
+  private async startWrite(): Promise<void> {
+    await this.settle();
+    const bytes = this.staging;
+    const length = this.staged;
     const at = this.flushed;
-    this.pending = [];
-    this.flushed += this.pendingBytes;
-    this.pendingBytes = 0;
-    const write = this.handle.writev(chunks, at).then(
-      () => undefined,
+    // (No spare only after a failed write, which the caller has already been told about.)
+    this.staging = this.spare ?? Buffer.allocUnsafeSlow(BUFFER_SIZE);
+    this.spare = null;
+    this.flushed += length;
+    this.staged = 0;
+    const write = this.handle.write(bytes, 0, length, at).then(
+      () => {
+        this.spare = bytes;
+      },
       (err: unknown) => {
         throw ioError(err, this.finalPath, 'write image');
       },
     );
     // A failure is reported by the next settle(), not as an unhandled rejection now.
     write.catch(() => undefined);
-    return write;
+    this.writing = write;
   }
 
   /** Waits for the write in progress, if any (and reports its failure). */
@@ -105,8 +124,8 @@ export class FileSink implements Sink {
 
   /** Everything appended so far is in the file. */
   private async flush(): Promise<void> {
+    if (this.staged > 0) await this.startWrite();
     await this.settle();
-    if (this.pendingBytes > 0) await this.startWrite();
   }
 
   async readAt(position: number, length: number): Promise<Uint8Array> {
@@ -182,6 +201,7 @@ export class FileSink implements Sink {
  * on commit; the stream sees nothing if the write fails.
  */
 export class StreamSink implements Sink {
+  readonly appendCopies = true;
   private constructor(
     private readonly spool: FileSink,
     private readonly stream: Writable,
@@ -223,6 +243,7 @@ export class StreamSink implements Sink {
 
 /** Keeps the whole image in memory; for tests and small in-process images. */
 export class MemorySink implements Sink {
+  readonly appendCopies = true;
   private buf = new Uint8Array(1 << 16);
   private length = 0;
   result: Uint8Array | null = null;

@@ -22,7 +22,6 @@
  * if it does turn out to be a duplicate, its stored bytes are compared with the earlier file's and
  * the sink is rewound over them. A source is read exactly once either way.
  */
-import xxhash, { type XXHashAPI } from 'xxhash-wasm';
 import type { Compressor } from '../compress/compressor.js';
 import type { BlockCompressor } from '../compress/pool.js';
 import { SquashfsError } from '../errors.js';
@@ -31,6 +30,7 @@ import type { FragmentEntry } from '../format/tables.js';
 import type { Sink } from '../io/sink.js';
 import type { FileSource } from '../tree.js';
 import { ByteLru } from './byte-lru.js';
+import { xxh64Factory, type Hash64Factory } from './file-hash.js';
 import { f64Column, u32Column } from './column.js';
 import { FileTable } from './file-table.js';
 import { HashIndex } from './hash-index.js';
@@ -131,7 +131,7 @@ export class DataWriter {
   private constructor(
     private readonly sink: Sink,
     private readonly opts: DataWriterOptions,
-    private readonly hasher: XXHashAPI,
+    private readonly newHash: Hash64Factory,
   ) {
     this.out = new OrderedOutput(sink, opts.inFlight);
   }
@@ -145,7 +145,7 @@ export class DataWriter {
   }
 
   static async create(sink: Sink, opts: DataWriterOptions): Promise<DataWriter> {
-    return new DataWriter(sink, opts, await xxhash());
+    return new DataWriter(sink, opts, await xxh64Factory());
   }
 
   /**
@@ -164,7 +164,7 @@ export class DataWriter {
     const row = files.add(size);
     this.tailLengths.push(0);
     this.doneTickets.push(0);
-    const hash = this.hasher.create64();
+    const hash = this.newHash();
     let held: HeldBlock[] | null = this.opts.duplicates && this.sizes.has(size) ? [] : null;
     let heldBytes = 0;
     let start: { position: number } | null = null;
@@ -188,7 +188,8 @@ export class DataWriter {
         return;
       }
       if (held) {
-        held.push({ index, bytes, owned });
+        // A held view of a chunk is copied: the chunk may go back to its source (recycle below).
+        held.push({ index, bytes: owned ? bytes : new Uint8Array(bytes), owned: true });
         heldBytes += bytes.length;
         if (heldBytes <= HOLD_LIMIT) return;
         const blocks = held;
@@ -203,6 +204,9 @@ export class DataWriter {
     let block = new Uint8Array(Math.min(bs, Math.max(size, 1)));
     let filled = 0;
     let total = 0;
+    // Chunks go back to the source once written: everything queued before the marker is in the
+    // sink, which keeps no reference (appendCopies), and held blocks are copies.
+    const recycle = this.sink.appendCopies && source.recycle ? source.recycle.bind(source) : null;
     for await (const chunk of chunks) {
       if (total + chunk.length > size) throw changed(source, size, total + chunk.length, 'more');
       total += chunk.length;
@@ -226,6 +230,7 @@ export class DataWriter {
           filled = 0;
         }
       }
+      if (recycle) this.out.marker(() => recycle(chunk));
     }
     if (total !== size) throw changed(source, size, total, 'fewer');
     this.stats.dataBytes += size;
@@ -344,7 +349,10 @@ export class DataWriter {
     if (this.open.tail === frag) this.open.tail = null;
     const bytes = frag.bytes.subarray(0, frag.length);
     this.queuedFragments.set(frag.index, bytes);
-    const work = this.compressed(bytes.slice(), true, this.opts.fragmentCompressor);
+    // A compressor may take the block's memory to a worker, so it gets a copy; stored raw, the
+    // block goes to the sink as it is (the buffer is never written to again).
+    const compressor = this.opts.fragmentCompressor;
+    const work = this.compressed(compressor ? bytes.slice() : bytes, true, compressor);
     await this.out.block(work, (start, stored) => {
       this.fragmentSlots[frag.index] = { start, sizeWord: sizeWord(stored!, bytes.length) };
       this.stats.dataBytesOnDisk += stored!.bytes.length;

@@ -1,0 +1,70 @@
+/**
+ * The hash that finds duplicate-file candidates: XXH64 with seed 0, streamed over a file's bytes.
+ * It only picks candidates (every match is then confirmed byte for byte) and is never stored in
+ * an image, but both engines give the same values, so the choice cannot change a decision.
+ *
+ * - native (when the addon is built): native/xxh64.c. It reads the caller's bytes in place,
+ *   where xxhash-wasm first copies every chunk into wasm memory; on the binaries bench corpus
+ *   that copy made hashing the largest single cost of an uncompressed image's main thread.
+ * - xxhash-wasm otherwise (or with TSQUASHFS_NATIVE=0).
+ */
+import xxhash from 'xxhash-wasm';
+import { loadNative } from '../compress/native.js';
+
+export interface Hash64 {
+  update(bytes: Uint8Array): void;
+  digest(): bigint;
+}
+
+export type Hash64Factory = () => Hash64;
+
+export type HashEngine = 'native' | 'wasm';
+
+interface NativeXxh64 {
+  xxh64Update(state: Uint8Array, bytes: Uint8Array): void;
+  xxh64Digest(state: Uint8Array): bigint;
+  xxh64StateBytes: number;
+}
+
+/** Published XXH64 (seed 0) values, checked once before the native engine is trusted. */
+const KNOWN: [string, bigint][] = [
+  ['', 0xef46db3751d8e999n],
+  ['a', 0xd24ec4f1a98c6e5bn],
+  ['abc', 0x44bc2cf5ad770999n],
+];
+
+function nativeXxh64(): NativeXxh64 | null {
+  const addon = loadNative() as Partial<NativeXxh64> | null;
+  // An addon built from an older source has no hash functions.
+  if (typeof addon?.xxh64Update !== 'function' || typeof addon.xxh64Digest !== 'function') {
+    return null;
+  }
+  const native = addon as NativeXxh64;
+  try {
+    for (const [text, want] of KNOWN) {
+      const state = new Uint8Array(native.xxh64StateBytes);
+      native.xxh64Update(state, Buffer.from(text));
+      if (native.xxh64Digest(state) !== want) return null;
+    }
+  } catch {
+    return null;
+  }
+  return native;
+}
+
+/** A factory of streaming XXH64 hashers: the native engine when it is there and correct. */
+export async function xxh64Factory(engine?: HashEngine): Promise<Hash64Factory> {
+  const native = engine === 'wasm' ? null : nativeXxh64();
+  if (engine === 'native' && !native) throw new Error('the native XXH64 engine is not available');
+  if (native) {
+    return () => {
+      const state = new Uint8Array(native.xxh64StateBytes);
+      return {
+        update: (bytes) => native.xxh64Update(state, bytes),
+        digest: () => native.xxh64Digest(state),
+      };
+    };
+  }
+  const wasm = await xxhash();
+  return () => wasm.create64();
+}

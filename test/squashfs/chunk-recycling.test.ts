@@ -1,0 +1,162 @@
+/**
+ * The writer hands file chunks back to their source (FileSource.recycle) for reuse. That is only
+ * safe if nothing of the chunk is read afterwards: here a source's recycle() overwrites the chunk
+ * at once, so any later use would change the image. Every image must equal the one written from
+ * sources without recycle(), whatever the compression, worker count, duplicates and block
+ * boundaries; and the FileSink must copy what it is given (appendCopies).
+ */
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { FileSink, MemorySink } from '../../src/squashfs/io/sink.js';
+import { tree, type DirNode, type FileSource } from '../../src/squashfs/tree.js';
+import { writeImage } from '../../src/squashfs/write/image-writer.js';
+import type { WriteOptions } from '../../src/squashfs/write/options.js';
+import { makeTempDir, type TempDir } from '../helpers/fs-util.js';
+
+function sample(n: number, seed: number): Uint8Array {
+  const out = new Uint8Array(n);
+  let x = seed;
+  for (let i = 0; i < n; i++) {
+    x = (Math.imul(x, 1103515245) + 12345) >>> 0;
+    // Half text-like (compressible), half noise (stored raw), so both block paths run.
+    out[i] = (i >> 12) % 2 ? x >>> 24 : 0x61 + (x % 7);
+  }
+  return out;
+}
+
+/** Yields `bytes` in chunks of `step` copied into fresh buffers; counts and scribbles recycles. */
+function scribblingSource(
+  bytes: Uint8Array,
+  step: number,
+  recycled: { count: number },
+): FileSource {
+  return {
+    size: bytes.length,
+    description: 'scribbling source',
+    async *read() {
+      for (let at = 0; at < bytes.length; at += step) {
+        yield Buffer.from(bytes.subarray(at, at + step));
+      }
+    },
+    recycle(chunk) {
+      recycled.count++;
+      chunk.fill(0xee);
+    },
+  };
+}
+
+function plainSource(bytes: Uint8Array, step: number): FileSource {
+  return {
+    size: bytes.length,
+    description: 'plain source',
+    async *read() {
+      for (let at = 0; at < bytes.length; at += step) yield bytes.slice(at, at + step);
+    },
+  };
+}
+
+/** Files around block and chunk boundaries, with duplicates of several of them. */
+function build(make: (bytes: Uint8Array, step: number) => FileSource): DirNode {
+  const big = sample(600_000, 1);
+  const mid = sample(131_072 + 77, 2);
+  const small = sample(3000, 3);
+  const step = 1 << 18;
+  return tree.dir({
+    big: tree.file(make(big, step)),
+    mid: tree.file(make(mid, 70_000)),
+    small: tree.file(make(small, 1000)),
+    'big-again': tree.file(make(big, 100_000)),
+    'mid-again': tree.file(make(mid, step)),
+    'small-again': tree.file(make(small, 3000)),
+    'not-quite-big': tree.file(
+      make(
+        Uint8Array.from(big, (b, i) => (i === 599_999 ? b ^ 1 : b)),
+        step,
+      ),
+    ),
+    zeros: tree.file(make(new Uint8Array(300_000), step)),
+  });
+}
+
+async function image(root: DirNode, options: WriteOptions): Promise<Uint8Array> {
+  const sink = new MemorySink();
+  await writeImage(root, sink, options);
+  return sink.result!;
+}
+
+describe('chunks recycled by the writer', () => {
+  const cases: [string, WriteOptions][] = [
+    ['uncompressed', { uncompressedData: true, uncompressedFragments: true }],
+    ['gzip, inline', { workers: 0 }],
+    ['gzip, 2 workers', { workers: 2 }],
+    ['gzip, always fragments, 1 worker', { workers: 1, fragments: 'always' }],
+  ];
+  for (const [name, options] of cases) {
+    it(`${name}: the image is the one written without recycling`, async () => {
+      const recycled = { count: 0 };
+      const want = await image(build(plainSource), options);
+      const got = await image(
+        build((b, s) => scribblingSource(b, s, recycled)),
+        options,
+      );
+      expect(recycled.count).toBeGreaterThan(0);
+      expect(Buffer.compare(got, want)).toBe(0);
+    });
+  }
+
+  it('does not recycle into a sink that may keep references', async () => {
+    const recycled = { count: 0 };
+    const inner = new MemorySink();
+    // A sink without appendCopies: it could hold the views it was given.
+    const sink = {
+      get position() {
+        return inner.position;
+      },
+      append: (b: Uint8Array) => inner.append(b),
+      readAt: (p: number, n: number) => inner.readAt(p, n),
+      rewind: (p: number) => inner.rewind(p),
+      patch: (p: number, b: Uint8Array) => inner.patch(p, b),
+      commit: () => inner.commit(),
+      abort: () => inner.abort(),
+    };
+    await writeImage(
+      build((b, s) => scribblingSource(b, s, recycled)),
+      sink,
+      {},
+    );
+    expect(recycled.count).toBe(0);
+  });
+});
+
+describe('FileSink', () => {
+  let tmp: TempDir;
+  beforeAll(async () => {
+    tmp = await makeTempDir('file-sink');
+  });
+  afterAll(async () => {
+    await tmp.cleanup();
+  });
+
+  it('copies appended bytes, across its buffer boundaries, and reads them back', async () => {
+    const out = join(tmp.path, 'copy.bin');
+    const sink = await FileSink.create(out);
+    expect(sink.appendCopies).toBe(true);
+    const want: Uint8Array[] = [];
+    for (const n of [10, 1 << 20, 3, (3 << 20) + 5, 0, 777]) {
+      const bytes = sample(n, n);
+      want.push(bytes.slice());
+      await sink.append(bytes);
+      bytes.fill(0x55); // the caller reuses its buffer at once
+    }
+    const all = Buffer.concat(want);
+    expect(sink.position).toBe(all.length);
+    expect(Buffer.compare(await sink.readAt(5, 2 << 20), all.subarray(5, 5 + (2 << 20)))).toBe(0);
+    await sink.rewind(all.length - 777);
+    await sink.append(all.subarray(all.length - 777));
+    await sink.patch(0, Buffer.from('head'));
+    await sink.commit();
+    all.set(Buffer.from('head'), 0);
+    expect(Buffer.compare(await readFile(out), all)).toBe(0);
+  });
+});
