@@ -85,8 +85,10 @@ interface Waiting extends Pending {
 
 interface PoolWorker {
   thread: Worker;
-  pending: Map<number, Pending>;
+  pending: Map<number, Pending & { sentAt: number }>;
   exited: boolean;
+  /** When its last reply came (performance.now()), to tell its compress time from queueing. */
+  lastReplyAt: number;
 }
 
 /**
@@ -98,18 +100,23 @@ interface PoolWorker {
 const INLINE_BYTES = 128 << 10;
 
 /**
- * Blocks handed to one worker at a time: the one it compresses and the next, so it never waits
- * for the calling thread between two blocks. The rest wait in one queue here and go to whichever
- * worker finishes first: a worker handed its share up front could sit idle while another still
- * had slow blocks (random data under xz) queued, and the in-order writer waited on those.
+ * Blocks handed to one worker at a time. The rest wait in one queue here and go to whichever
+ * worker finishes first: a worker handed its share up front can sit idle while another still has
+ * slow blocks queued, and the in-order writer waits on those (most of all at the end of the
+ * input). So a worker gets one block at a time when blocks are slow to compress (xz: hundreds of
+ * milliseconds per MiB), and two when they are fast (gzip at 128 KiB: a few milliseconds), so
+ * that it does not wait for the calling thread between two blocks. Scheduling never changes the
+ * bytes: the caller writes results in submission order.
  */
-const PER_WORKER = 2;
+const SLOW_BLOCK_MS = 5;
 
 class WorkerPool implements BlockCompressor {
   private readonly workers: PoolWorker[] = [];
   /** Blocks not yet handed to a worker, in submission order. */
   private readonly waiting: Waiting[] = [];
   private waitingHead = 0;
+  /** Running mean of the time a worker spends on one block, in ms (for the backlog rule). */
+  private blockMs = 0;
   private nextId = 0;
   private failure: Error | null = null;
   private inline: InlineCompressor | null = null;
@@ -124,13 +131,17 @@ class WorkerPool implements BlockCompressor {
 
   private start(setup: WorkerSetup): PoolWorker {
     const thread = startWorker(setup);
-    const w: PoolWorker = { thread, pending: new Map(), exited: false };
+    const w: PoolWorker = { thread, pending: new Map(), exited: false, lastReplyAt: 0 };
     // An idle worker must not keep the process alive (a caller that forgets close()).
     thread.unref();
     thread.on('message', (reply: CompressReply) => {
       const p = w.pending.get(reply.id);
       if (!p) return;
       w.pending.delete(reply.id);
+      const now = performance.now();
+      // It started on this block when it was sent, or when it finished the previous one.
+      this.blockMs = 0.8 * this.blockMs + 0.2 * (now - Math.max(p.sentAt, w.lastReplyAt));
+      w.lastReplyAt = now;
       if (reply.error !== undefined) p.reject(new SquashfsError('IO', reply.error));
       else p.resolve({ bytes: reply.bytes!, compressed: reply.compressed! });
       this.dispatch();
@@ -185,14 +196,14 @@ class WorkerPool implements BlockCompressor {
       // The least busy worker; ties go to the first, so scheduling is simple and fair.
       let w = this.workers[0]!;
       for (const other of this.workers) if (other.pending.size < w.pending.size) w = other;
-      if (w.pending.size >= PER_WORKER) return;
+      if (w.pending.size >= (this.blockMs > SLOW_BLOCK_MS ? 1 : 2)) return;
       const next = this.waiting[this.waitingHead]!;
       this.waiting[this.waitingHead++] = undefined as unknown as Waiting;
       if (this.waitingHead === this.waiting.length) {
         this.waiting.length = 0;
         this.waitingHead = 0;
       }
-      w.pending.set(next.request.id, next);
+      w.pending.set(next.request.id, { ...next, sentAt: performance.now() });
       if (w.pending.size === 1) w.thread.ref();
       w.thread.postMessage(next.request, [next.request.block.buffer as ArrayBuffer]);
     }
