@@ -66,21 +66,23 @@ export interface Tool {
 
 export function makeTools(cores: number, tsquashfsBin: string): Tool[] {
   const counts = [...new Set([1, Math.min(2, cores), cores])];
+  const tsquashfs = (src: string, img: string, s: Setting, p: number, extra: string[] = []) => [
+    process.execPath,
+    tsquashfsBin,
+    'mk',
+    src,
+    img,
+    ...MKSQUASHFS_COMMON,
+    '-processors',
+    String(p),
+    ...s.mksquashfs,
+    ...extra,
+  ];
   const tools: Tool[] = counts.map((p) => ({
     id: `tsquashfs-p${p}`,
     family: 'tsquashfs',
     processors: p,
-    argv: (src, img, s) => [
-      process.execPath,
-      tsquashfsBin,
-      'mk',
-      src,
-      img,
-      ...MKSQUASHFS_COMMON,
-      '-processors',
-      String(p),
-      ...s.mksquashfs,
-    ],
+    argv: (src, img, s) => tsquashfs(src, img, s, p),
   }));
   // Default gzip is the bundled libdeflate; this run shows the engine that writes mksquashfs's bytes.
   tools.push({
@@ -89,19 +91,7 @@ export function makeTools(cores: number, tsquashfsBin: string): Tool[] {
     processors: cores,
     argv: (src, img, s) =>
       s.id === 'gzip-128k'
-        ? [
-            process.execPath,
-            tsquashfsBin,
-            'mk',
-            src,
-            img,
-            ...MKSQUASHFS_COMMON,
-            '-processors',
-            String(cores),
-            ...s.mksquashfs,
-            '-Xengine',
-            'zlib',
-          ]
+        ? tsquashfs(src, img, s, cores, ['-Xengine', 'zlib'])
         : { unsupported: '-Xengine zlib is a gzip option' },
   });
   for (const p of [...new Set([1, cores])]) {

@@ -256,6 +256,27 @@ describe('gzip engine selection', () => {
     expect(new GzipCompressor({ engine: 'zlib' }).engine).toBe(zlibEngine);
     expect(new GzipCompressor({ engine: 'node' }).engine).toBe('node');
   });
+  it('the bundled libdeflate leaves no process-wide listeners behind (its Emscripten glue adds two)', () => {
+    // In a fresh process: this one's libdeflate may have started already.
+    const script = `
+      const events = ['uncaughtException', 'unhandledRejection'];
+      const count = () => events.map((e) => process.listenerCount(e)).join(',');
+      const before = count();
+      const { GzipCompressor } = await import(${JSON.stringify(new URL('../../src/squashfs/compress/gzip.ts', import.meta.url).href)});
+      new GzipCompressor({ engine: 'libdeflate' }).compress(new Uint8Array(5000).fill(65));
+      console.log(before + ' ' + count());`;
+    const r = spawnSync(
+      process.execPath,
+      ['--import', 'tsx', '--input-type=module', '-e', script],
+      {
+        encoding: 'utf8',
+      },
+    );
+    expect(r.status, r.stderr).toBe(0);
+    const [before, after] = r.stdout.trim().split(' ');
+    expect(after).toBe(before);
+  });
+
   it('the bundled libdeflate writes the bytes it wrote when pinned', () => {
     // A new build of the npm package may encode differently; that would change every default
     // gzip image, so it must be a deliberate upgrade (update this hash with the dependency).

@@ -25,7 +25,7 @@
  */
 import { createHash } from 'node:crypto';
 import zlib from 'node:zlib';
-import { zlib as bundledLibdeflateZlib } from 'libdeflate';
+import { zlib as libdeflateZlibUnguarded } from 'libdeflate';
 import pako from 'pako';
 import { Compression } from '../format/constants.js';
 import { SquashfsError } from '../errors.js';
@@ -102,6 +102,31 @@ const libdeflateWorks = verified(() => {
 /** Whether engine 'system-libdeflate' can be used here. */
 export function systemLibdeflateGzipAvailable(): boolean {
   return libdeflateWorks();
+}
+
+const PROCESS_EVENTS: string[] = ['uncaughtException', 'unhandledRejection'];
+let libdeflateStarted = false;
+
+/**
+ * The bundled libdeflate. Its Emscripten glue, when it starts (on the first call), adds
+ * process-wide 'uncaughtException' and 'unhandledRejection' listeners that rethrow: in a library
+ * that changes how the host program's own errors and rejections are handled (an
+ * 'unhandledRejection' listener alone turns off Node's default). The listeners it added are
+ * removed again as soon as it has started.
+ */
+function bundledLibdeflateZlib(block: Uint8Array, level: number): Uint8Array {
+  if (libdeflateStarted) return libdeflateZlibUnguarded(block, level);
+  const before = PROCESS_EVENTS.map((e) => new Set(process.listeners(e as 'warning')));
+  try {
+    return libdeflateZlibUnguarded(block, level);
+  } finally {
+    libdeflateStarted = true;
+    PROCESS_EVENTS.forEach((e, i) => {
+      for (const l of process.listeners(e as 'warning')) {
+        if (!before[i]!.has(l)) process.removeListener(e, l);
+      }
+    });
+  }
 }
 
 /** libdeflate has one window (32 KiB) and one strategy. */

@@ -161,7 +161,9 @@ class WorkerPool implements BlockCompressor {
     thread.on('error', fail);
     thread.on('exit', (code) => {
       w.exited = true;
-      if (w.pending.size > 0) fail(new Error(`exited with code ${code}`));
+      // A thread that ends before close() asked it to, busy or idle, fails the pool: blocks
+      // handed to it later would never come back, and the write would wait for ever.
+      if (!this.closing || w.pending.size > 0) fail(new Error(`exited with code ${code}`));
     });
     return w;
   }
@@ -196,7 +198,7 @@ class WorkerPool implements BlockCompressor {
       // The least busy worker; ties go to the first, so scheduling is simple and fair.
       let w = this.workers[0]!;
       for (const other of this.workers) if (other.pending.size < w.pending.size) w = other;
-      if (w.pending.size >= (this.blockMs > SLOW_BLOCK_MS ? 1 : 2)) return;
+      if (w.exited || w.pending.size >= (this.blockMs > SLOW_BLOCK_MS ? 1 : 2)) return;
       const next = this.waiting[this.waitingHead]!;
       this.waiting[this.waitingHead++] = undefined as unknown as Waiting;
       if (this.waitingHead === this.waiting.length) {
