@@ -19,6 +19,7 @@
 #include <node_api.h>
 #include <uv.h>
 
+#include "napi-bytes.h"
 #include "read-file.h"
 
 typedef struct {
@@ -104,13 +105,6 @@ static void complete(napi_env env, napi_status status, void *data) {
   napi_call_function(env, global, callback, 1, &results, NULL);
 }
 
-static int get_u8(napi_env env, napi_value v, void **data, size_t *len) {
-  napi_typedarray_type type;
-  napi_value ab;
-  size_t off;
-  return napi_get_typedarray_info(env, v, &type, len, data, &ab, &off) == napi_ok &&
-         type == napi_uint8_array;
-}
 
 /* Fills item `i` from paths[i], intos[i], expected[i]; 0 when an argument is not as documented. */
 static int get_item(napi_env env, napi_value paths, napi_value intos, napi_value expected,
@@ -121,8 +115,8 @@ static int get_item(napi_env env, napi_value paths, napi_value intos, napi_value
   double want;
   if (napi_get_element(env, paths, i, &p) != napi_ok ||
       napi_get_element(env, intos, i, &b) != napi_ok ||
-      napi_get_element(env, expected, i, &e) != napi_ok || !get_u8(env, p, &path_data, &path_len) ||
-      !get_u8(env, b, &into_data, &into_len) || napi_get_value_double(env, e, &want) != napi_ok ||
+      napi_get_element(env, expected, i, &e) != napi_ok || !napi_uint8_bytes(env, p, &path_data, &path_len) ||
+      !napi_uint8_bytes(env, b, &into_data, &into_len) || napi_get_value_double(env, e, &want) != napi_ok ||
       memchr(path_data, 0, path_len) != NULL)
     return 0;
   item->path = malloc(path_len + 1);

@@ -29,6 +29,7 @@
 #include <string.h>
 #include <node_api.h>
 
+#include "napi-bytes.h"
 #include "read-file.h"
 #include "xxh64.h"
 
@@ -113,14 +114,7 @@ static int get_u32(napi_env env, napi_value v, uint32_t *out) {
 
 /* Input bytes of a Uint8Array (or Buffer). */
 static int get_bytes(napi_env env, napi_value v, const uint8_t **data, size_t *len) {
-  napi_typedarray_type type;
-  void *p;
-  napi_value ab;
-  size_t off;
-  if (napi_get_typedarray_info(env, v, &type, len, &p, &ab, &off) != napi_ok) return 0;
-  if (type != napi_uint8_array) return 0;
-  *data = p;
-  return 1;
+  return napi_uint8_bytes(env, v, (void **)data, len);
 }
 
 static napi_value throw_msg(napi_env env, const char *msg) {

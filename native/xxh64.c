@@ -11,6 +11,7 @@
 #include <string.h>
 #include <node_api.h>
 
+#include "napi-bytes.h"
 #include "xxh64.h"
 
 #define P1 0x9E3779B185EBCA87ULL
@@ -125,14 +126,7 @@ uint64_t xxh64_digest(const uint8_t *state_bytes) {
 /* ---- N-API ---- */
 
 static int get_u8(napi_env env, napi_value v, uint8_t **data, size_t *len) {
-  napi_typedarray_type type;
-  void *p;
-  napi_value ab;
-  size_t off;
-  if (napi_get_typedarray_info(env, v, &type, len, &p, &ab, &off) != napi_ok) return 0;
-  if (type != napi_uint8_array) return 0;
-  *data = p;
-  return 1;
+  return napi_uint8_bytes(env, v, (void **)data, len);
 }
 
 /* xxh64Update(state: Uint8Array(XXH64_STATE_BYTES), data: Uint8Array): undefined */

@@ -8,7 +8,7 @@
  * build, 1-4 minutes) is what `npm ci` itself runs; it is not repeated here.
  */
 import { spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, rmSync, symlinkSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -25,8 +25,12 @@ describe('scripts/build-native.js without a compiler', () => {
       mkdirSync(dirname(join(work.path, p)), { recursive: true });
       cpSync(join(ROOT, p), join(work.path, p));
     }
-    for (const f of ['tsquashfs_native.c', 'xxh64.c', 'xxh64.h', 'read-file.c', 'read-file.h']) {
-      cpSync(join(ROOT, 'native', f), join(work.path, 'native', f));
+    // The addon's sources as the package ships them (package.json "files").
+    const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { files: string[] };
+    for (const f of pkg.files.filter(
+      (f) => f.startsWith('native/') && f !== 'native/binding.gyp',
+    )) {
+      cpSync(join(ROOT, f), join(work.path, f));
     }
     const modules = join(work.path, 'node_modules');
     mkdirSync(modules);
