@@ -66,10 +66,16 @@ export interface Tool {
 
 export function makeTools(cores: number, tsquashfsBin: string): Tool[] {
   const counts = [...new Set([1, Math.min(2, cores), cores])];
-  const tsquashfs = (src: string, img: string, s: Setting, p: number, extra: string[] = []) => [
-    process.execPath,
-    tsquashfsBin,
-    'mk',
+  /** A command taking mksquashfs's command line: `cmd SOURCE IMAGE flags...`. */
+  const mkStyle = (
+    cmd: string[],
+    src: string,
+    img: string,
+    s: Setting,
+    p: number,
+    extra: string[] = [],
+  ) => [
+    ...cmd,
     src,
     img,
     ...MKSQUASHFS_COMMON,
@@ -78,6 +84,8 @@ export function makeTools(cores: number, tsquashfsBin: string): Tool[] {
     ...s.mksquashfs,
     ...extra,
   ];
+  const tsquashfs = (src: string, img: string, s: Setting, p: number, extra: string[] = []) =>
+    mkStyle([process.execPath, tsquashfsBin, 'mk'], src, img, s, p, extra);
   const tools: Tool[] = counts.map((p) => ({
     id: `tsquashfs-p${p}`,
     family: 'tsquashfs',
@@ -99,15 +107,7 @@ export function makeTools(cores: number, tsquashfsBin: string): Tool[] {
       id: `mksquashfs-p${p}`,
       family: 'mksquashfs',
       processors: p,
-      argv: (src, img, s) => [
-        'mksquashfs',
-        src,
-        img,
-        ...MKSQUASHFS_COMMON,
-        '-processors',
-        String(p),
-        ...s.mksquashfs,
-      ],
+      argv: (src, img, s) => mkStyle(['mksquashfs'], src, img, s, p),
     });
   }
   tools.push({
