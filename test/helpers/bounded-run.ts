@@ -53,15 +53,20 @@ interface SeenProcess {
   start: string;
 }
 
-/** Field 22 of /proc/PID/stat (start time in clock ticks), or undefined once it is gone. */
-function startTime(pid: number): string | undefined {
+/** The fields of /proc/PID/stat after the command name (field 3 on), or undefined once gone. */
+function statFields(pid: number): string[] | undefined {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     // The command name (field 2) may contain spaces and parentheses: split after its last ')'.
-    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   } catch {
     return undefined;
   }
+}
+
+/** Field 22 of /proc/PID/stat (start time in clock ticks), or undefined once it is gone. */
+function startTime(pid: number): string | undefined {
+  return statFields(pid)?.[19];
 }
 
 /** Every descendant of pid, children after their own descendants (so the deepest come first). */
@@ -89,13 +94,8 @@ function killSeen(seen: readonly SeenProcess[]): void {
 
 /** Whether the process seen is still running: same start time, and not a zombie. */
 function stillRunning(p: SeenProcess): boolean {
-  try {
-    const stat = readFileSync(`/proc/${p.pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return fields[19] === p.start && fields[0] !== 'Z';
-  } catch {
-    return false;
-  }
+  const fields = statFields(p.pid);
+  return fields !== undefined && fields[19] === p.start && fields[0] !== 'Z';
 }
 
 /**
