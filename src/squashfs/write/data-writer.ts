@@ -378,11 +378,14 @@ export class DataWriter {
     tail: Uint8Array | null,
   ): Promise<boolean> {
     const files = this.files;
-    await this.out.settle(this.doneTickets.get(c));
     const count = files.blockCount.get(c);
     if (count !== files.blockCount.get(mine) || this.tailLengths.get(c) > 0 !== (tail !== null)) {
       return false;
     }
+    // Only blocks have to be in the sink to be read back. A file that is all fragment (every
+    // small file) is compared with its tail at once: waiting for the earlier file's turn in the
+    // output drained the queue and left the workers idle on trees of small files.
+    if (count > 0) await this.out.settle(this.doneTickets.get(c));
     let next = 0;
     let position = files.blocksStart.get(c);
     for (let i = 0; i < count; i++) {
@@ -464,7 +467,11 @@ export class DataWriter {
     const stored = await this.fragmentBytes(this.files.fragment.get(c));
     const offset = this.files.fragmentOffset.get(c);
     const earlier = stored.subarray(offset, offset + this.tailLengths.get(c));
-    return Buffer.compare(earlier, tail) === 0;
+    if (Buffer.compare(earlier, tail) !== 0) return false;
+    // A content that has one duplicate tends to have more (licence files, identical modules):
+    // keeping its tail again saves reading back and decompressing a fragment block for each.
+    this.tails.set(c, tail.length === tail.buffer.byteLength ? tail : tail.slice());
+    return true;
   }
 
   /** The uncompressed bytes of fragment block `index` (open, queued, or read back from the image). */

@@ -1,0 +1,119 @@
+/**
+ * How the data writer confirms a duplicate of a small (all-fragment) file: it must not wait for
+ * the earlier file's turn in the output, and it must not read back and decompress the same
+ * fragment block again for every further copy of a popular content.
+ */
+import { describe, expect, it } from 'vitest';
+import { NoneCompressor } from '../../src/squashfs/compress/none.js';
+import type { BlockCompressor, CompressedBlock } from '../../src/squashfs/compress/pool.js';
+import { MemorySink } from '../../src/squashfs/io/sink.js';
+import { bytesSource } from '../../src/squashfs/tree.js';
+import { DataWriter, type DataWriterOptions } from '../../src/squashfs/write/data-writer.js';
+
+const MiB = 1 << 20;
+
+function distinct(n: number, seed: number): Uint8Array {
+  const out = new Uint8Array(n);
+  let x = seed >>> 0 || 1;
+  for (let i = 0; i < n; i++) {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    out[i] = x & 0xff;
+  }
+  return out;
+}
+
+/** A compressor whose blocks finish only when the test says so. */
+function gatedCompressor(): BlockCompressor & { release(): void; pending(): number } {
+  const waiting: (() => void)[] = [];
+  return {
+    compress(block: Uint8Array): Promise<CompressedBlock> {
+      return new Promise((resolve) =>
+        waiting.push(() => resolve({ bytes: block, compressed: false })),
+      );
+    },
+    async close() {},
+    release() {
+      for (const go of waiting.splice(0)) go();
+    },
+    pending: () => waiting.length,
+  };
+}
+
+/** A MemorySink that counts read-backs. */
+class CountingSink extends MemorySink {
+  reads = 0;
+  override async readAt(position: number, length: number): Promise<Uint8Array> {
+    this.reads++;
+    return super.readAt(position, length);
+  }
+}
+
+function options(over: Partial<DataWriterOptions>): DataWriterOptions {
+  return {
+    blockSize: 4096,
+    dataCompressor: null,
+    fragmentCompressor: null,
+    decompressor: new NoneCompressor(),
+    fragments: 'small',
+    duplicates: true,
+    sparse: true,
+    inFlight: 64,
+    ...over,
+  };
+}
+
+describe('confirming a duplicate of a small file', () => {
+  it('does not wait for blocks queued before the earlier copy (regression: settle() stalled the pipeline)', async () => {
+    const gate = gatedCompressor();
+    const sink = new MemorySink();
+    const w = await DataWriter.create(
+      sink,
+      options({ dataCompressor: gate, fragmentCompressor: gate }),
+    );
+    // A large file whose blocks stay in compression, then a small file and a copy of it.
+    const large = w.writeFile(bytesSource(distinct(3 * 4096, 1)), () => {});
+    await large;
+    expect(gate.pending()).toBe(3);
+    const small = distinct(1000, 2);
+    const first = await w.writeFile(bytesSource(small), () => {});
+    const copy = w.writeFile(bytesSource(small.slice()), () => {});
+    const outcome = await Promise.race([
+      copy.then(() => 'confirmed'),
+      new Promise((r) => setTimeout(() => r('waiting'), 200)),
+    ]);
+    expect(outcome).toBe('confirmed');
+    expect(gate.pending()).toBe(3); // nothing had to be written to confirm it
+    expect(w.stats.duplicateFiles).toBe(1);
+    expect(w.files.fragment.get(await copy)).toBe(w.files.fragment.get(first));
+    expect(w.files.fragmentOffset.get(await copy)).toBe(w.files.fragmentOffset.get(first));
+    gate.release();
+    const done = w.finish();
+    gate.release();
+    await done;
+  });
+
+  it('reads a fragment block back once for many copies of a content whose tail had been evicted', async () => {
+    const sink = new CountingSink();
+    // 1 MiB blocks, so that the 16 MiB cache of read-back fragment blocks holds 16 of them.
+    const w = await DataWriter.create(sink, options({ blockSize: MiB }));
+    // 20 originals, each alone in its fragment block: 18 MiB, more than the 16 MiB cache.
+    const originals = Array.from({ length: 20 }, (_, i) => distinct(900 * 1024, 100 + i));
+    for (const o of originals) await w.writeFile(bytesSource(o), () => {});
+    // 40 MiB of other small files push every original's tail out of the 32 MiB tail cache.
+    for (let i = 0; i < 80; i++)
+      await w.writeFile(bytesSource(distinct(512 * 1024, 1000 + i)), () => {});
+    const before = sink.reads;
+    for (const o of originals) await w.writeFile(bytesSource(o.slice()), () => {});
+    const firstRound = sink.reads - before;
+    for (const o of originals) await w.writeFile(bytesSource(o.slice()), () => {});
+    const secondRound = sink.reads - before - firstRound;
+    expect(w.stats.duplicateFiles).toBe(40);
+    expect(firstRound).toBe(20); // each original's fragment block, once
+    // Without keeping the confirmed tail, the 20 blocks cycle through the 16-block cache and
+    // every one is read again.
+    expect(secondRound).toBe(0);
+    await w.finish();
+  });
+});
