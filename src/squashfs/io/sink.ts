@@ -36,6 +36,13 @@ export interface Sink {
 }
 
 const BUFFER_SIZE = 1 << 20;
+/**
+ * Written bytes after which a background fdatasync starts. The image is synced before it is
+ * renamed into place; syncing as it grows lets the disk write it back while the writer goes on,
+ * instead of all of it in the final fsync (about 100 ms for 113 MiB here, most of an
+ * uncompressed run's idle time).
+ */
+const WRITEBACK_STEP = 16 << 20;
 
 export class FileSink implements Sink {
   readonly appendCopies = true;
@@ -53,6 +60,10 @@ export class FileSink implements Sink {
   /** The write handed to the file and not yet finished. */
   private writing: Promise<void> | null = null;
   private closed = false;
+  /** The background fdatasync in progress, if any, and how far the last one started reached. */
+  private writeback: Promise<void> | null = null;
+  private writebackFrom = 0;
+  private writebackError: unknown = null;
 
   private constructor(
     private readonly handle: fs.FileHandle,
@@ -113,6 +124,27 @@ export class FileSink implements Sink {
     // A failure is reported by the next settle(), not as an unhandled rejection now.
     write.catch(() => undefined);
     this.writing = write;
+    if (this.writeback === null && this.flushed - this.writebackFrom >= WRITEBACK_STEP) {
+      this.startWriteback();
+    }
+  }
+
+  /**
+   * Starts an fdatasync of what has been written so far, without waiting for it. Its failure is
+   * kept for close(): Linux reports a writeback error to a file descriptor once, so the final
+   * fsync could succeed after this one failed.
+   */
+  private startWriteback(): void {
+    this.writebackFrom = this.flushed;
+    this.writeback = this.handle.datasync().then(
+      () => {
+        this.writeback = null;
+      },
+      (err: unknown) => {
+        this.writeback = null;
+        this.writebackError ??= err;
+      },
+    );
   }
 
   /** Waits for the write in progress, if any (and reports its failure). */
@@ -174,6 +206,8 @@ export class FileSink implements Sink {
   async close(): Promise<string> {
     await this.flush();
     try {
+      await this.writeback;
+      if (this.writebackError !== null) throw this.writebackError;
       await this.handle.sync();
       await this.handle.close();
       this.closed = true;
@@ -187,6 +221,7 @@ export class FileSink implements Sink {
   async abort(): Promise<void> {
     await this.writing?.catch(() => undefined);
     this.writing = null;
+    await this.writeback;
     if (!this.closed) {
       this.closed = true;
       await this.handle.close().catch(() => undefined);
