@@ -79,6 +79,7 @@ export interface DataStats {
 }
 
 const READBACK_CHUNK = 1 << 20;
+const EMPTY = new Uint8Array(0);
 /** Bytes of a duplicate candidate held back before it is written anyway. */
 export const HOLD_LIMIT = 32 << 20;
 /** Decompressed fragment blocks kept for duplicate checks. */
@@ -120,12 +121,17 @@ export class DataWriter {
    */
   private readonly decodedFragments = new ByteLru<number>(FRAGMENT_CACHE_BYTES);
   /**
-   * The tails (fragment parts) of recently written files, least recently used first. A small
-   * duplicate is usually of a file seen not long before: its tail is here, and no fragment block
-   * has to be read back and decompressed (on 20 000 small files with xz, that was most of the
-   * main thread's time even with the fragment cache).
+   * The tails (fragment parts) of recently written files. A small duplicate is usually of a file
+   * seen not long before: its tail is here, and no fragment block has to be read back and
+   * decompressed (on 20 000 small files with xz, that was most of the main thread's time even
+   * with the fragment cache).
    */
   private readonly tails = new ByteLru<number>(TAIL_CACHE_BYTES);
+  /**
+   * Fragment buffers whose block has been written, for the next ones to open: a fresh 128 KiB or
+   * 1 MiB buffer per fragment block cost its page faults when the tails were copied in.
+   */
+  private readonly spareFragments: Uint8Array[] = [];
   private readonly out: OrderedOutput;
 
   private constructor(
@@ -201,9 +207,16 @@ export class DataWriter {
       await this.queueBlock(bytes, owned, row, index);
     };
 
-    let block = new Uint8Array(Math.min(bs, Math.max(size, 1)));
+    /** A block being put together from parts of chunks (allocated when one is needed). */
+    let block: Uint8Array | null = null;
     let filled = 0;
     let total = 0;
+    /**
+     * The tail when it is the end of the last chunk, used where it is instead of copied (a small
+     * file is all tail), and that chunk, handed back only once the tail has been used.
+     */
+    let tailInChunk: Uint8Array | null = null;
+    let tailChunk: Uint8Array | null = null;
     // Chunks go back to the source once written: everything queued before the marker is in the
     // sink, which keeps no reference (appendCopies), and held blocks are copies.
     const recycle = this.sink.appendCopies && source.recycle ? source.recycle.bind(source) : null;
@@ -220,72 +233,84 @@ export class DataWriter {
           at += bs;
           continue;
         }
+        if (filled === 0 && total === size) {
+          tailInChunk = chunk.subarray(at);
+          break;
+        }
+        block ??= new Uint8Array(Math.min(bs, size - total + (chunk.length - at)));
         const n = Math.min(chunk.length - at, bs - filled);
         block.set(chunk.subarray(at, at + n), filled);
         filled += n;
         at += n;
         if (filled === bs) {
           await addBlock(block, true);
-          block = new Uint8Array(Math.min(bs, size - total + (chunk.length - at)));
+          block = null;
           filled = 0;
         }
       }
-      if (recycle) this.out.marker(() => recycle(chunk));
+      if (tailInChunk) tailChunk = chunk;
+      else if (recycle) this.out.marker(() => recycle(chunk));
     }
     if (total !== size) throw changed(source, size, total, 'fewer');
     this.stats.dataBytes += size;
+    const tail = tailInChunk ?? block?.subarray(0, filled) ?? EMPTY;
+    const tailOwned = tailInChunk === null;
+    try {
+      const tailIsZero = this.opts.sparse && isAllZero(tail);
+      const useFragment =
+        tail.length > 0 &&
+        !tailIsZero &&
+        this.opts.fragments !== 'never' &&
+        (size < bs || this.opts.fragments === 'always');
+      if (tail.length > 0 && !useFragment) await addBlock(tail, tailOwned);
+      files.sparse.set(row, source.sparseOnDisk ? sparseBytes : 0);
 
-    const tail = block.subarray(0, filled);
-    const tailIsZero = this.opts.sparse && isAllZero(tail);
-    const useFragment =
-      tail.length > 0 &&
-      !tailIsZero &&
-      this.opts.fragments !== 'never' &&
-      (size < bs || this.opts.fragments === 'always');
-    if (tail.length > 0 && !useFragment) await addBlock(tail, true);
-    files.sparse.set(row, source.sparseOnDisk ? sparseBytes : 0);
-
-    const key = this.opts.duplicates && size > 0 ? splitHash(hash.digest()) : null;
-    const candidates = key === null ? [] : this.candidates(key, size);
-    const ownTail = useFragment ? tail : null;
-    if (held) {
-      for (const c of candidates) {
-        if (await this.heldMatches(c, row, held, ownTail)) {
+      const key = this.opts.duplicates && size > 0 ? splitHash(hash.digest()) : null;
+      const candidates = key === null ? [] : this.candidates(key, size);
+      const ownTail = useFragment ? tail : null;
+      if (held) {
+        for (const c of candidates) {
+          if (await this.heldMatches(c, row, held, ownTail)) {
+            this.stats.duplicateFiles++;
+            files.shareWith(row, c);
+            return row;
+          }
+        }
+        const blocks = held;
+        held = null;
+        await release(blocks);
+      } else if (candidates.length > 0) {
+        const duplicate = await this.writtenDuplicate(candidates, row, start, ownTail);
+        if (duplicate !== null) {
           this.stats.duplicateFiles++;
-          files.shareWith(row, c);
+          files.shareWith(row, duplicate);
           return row;
         }
       }
-      const blocks = held;
-      held = null;
-      await release(blocks);
-    } else if (candidates.length > 0) {
-      const duplicate = await this.writtenDuplicate(candidates, row, start, ownTail);
-      if (duplicate !== null) {
-        this.stats.duplicateFiles++;
-        files.shareWith(row, duplicate);
-        return row;
+      if (!start) startWriting();
+      const begin = start!;
+      const hasBlocks = files.blockCount.get(row) > 0;
+      const done = this.out.marker(() => {
+        // blocksStart is 0 for a file with no blocks (empty, or fragment only); a file whose
+        // blocks are all sparse keeps the position, as mksquashfs does.
+        files.blocksStart.set(row, hasBlocks ? begin.position : 0);
+      });
+      if (useFragment) await this.addToFragment(tail, row, size >= bs);
+      this.sizes.add(size);
+      if (key !== null) {
+        this.tailLengths.set(row, useFragment ? tail.length : 0);
+        this.doneTickets.set(row, done);
+        this.seen.add(key.hi, key.lo, row);
+        if (useFragment) this.tails.set(row, tail.slice());
+      }
+      return row;
+    } finally {
+      // Queued last, so the chunk goes back only after everything that used its tail.
+      if (tailChunk && recycle) {
+        const chunk = tailChunk;
+        this.out.marker(() => recycle(chunk));
       }
     }
-    if (!start) startWriting();
-    const begin = start!;
-    const hasBlocks = files.blockCount.get(row) > 0;
-    const done = this.out.marker(() => {
-      // blocksStart is 0 for a file with no blocks (empty, or fragment only); a file whose
-      // blocks are all sparse keeps the position, as mksquashfs does.
-      files.blocksStart.set(row, hasBlocks ? begin.position : 0);
-    });
-    if (useFragment) await this.addToFragment(tail, row, size >= bs);
-    this.sizes.add(size);
-    if (key !== null) {
-      this.tailLengths.set(row, useFragment ? tail.length : 0);
-      this.doneTickets.set(row, done);
-      this.seen.add(key.hi, key.lo, row);
-      // A tail that is all of its buffer is kept as it is; one inside a whole block is copied.
-      if (useFragment)
-        this.tails.set(row, tail.length === tail.buffer.byteLength ? tail : tail.slice());
-    }
-    return row;
   }
 
   /** Rows of the stored files with this hash and size, in the order they were written. */
@@ -332,7 +357,7 @@ export class DataWriter {
     if (!frag) {
       frag = {
         index: this.fragmentSlots.length,
-        bytes: new Uint8Array(this.opts.blockSize),
+        bytes: this.spareFragments.pop() ?? new Uint8Array(this.opts.blockSize),
         length: 0,
       };
       this.fragmentSlots.push(null);
@@ -357,6 +382,10 @@ export class DataWriter {
       this.fragmentSlots[frag.index] = { start, sizeWord: sizeWord(stored!, bytes.length) };
       this.stats.dataBytesOnDisk += stored!.bytes.length;
       this.queuedFragments.delete(frag.index);
+      // Nothing refers to the buffer now: the compressor had a copy, or the sink copied it.
+      if ((compressor || this.sink.appendCopies) && this.spareFragments.length < 4) {
+        this.spareFragments.push(frag.bytes);
+      }
     });
   }
 
@@ -470,7 +499,7 @@ export class DataWriter {
     if (Buffer.compare(earlier, tail) !== 0) return false;
     // A content that has one duplicate tends to have more (licence files, identical modules):
     // keeping its tail again saves reading back and decompressing a fragment block for each.
-    this.tails.set(c, tail.length === tail.buffer.byteLength ? tail : tail.slice());
+    this.tails.set(c, tail.slice());
     return true;
   }
 
