@@ -5,10 +5,10 @@
  * bytes has changed under us, and the image would not match the tree, so reading fails.
  */
 import { close, constants, open, read } from 'node:fs';
-import type { BigIntStats } from 'node:fs';
 import { SquashfsError, ioError } from '../squashfs/errors.js';
 import type { FileSource } from '../squashfs/tree.js';
 import { displayPath } from './host-paths.js';
+import type { HostStats } from './host-stat.js';
 import type { ReadBufferPool } from './read-buffers.js';
 import { wholeFileReader, type WholeFileReader } from './whole-file-reader.js';
 
@@ -28,7 +28,7 @@ export class HostFileSource implements FileSource {
   /** `buffers`: where read buffers come from and go back to (recycle()); default: fresh ones. */
   constructor(
     private readonly path: Buffer,
-    stats: BigIntStats,
+    stats: HostStats,
     private readonly buffers?: ReadBufferPool,
   ) {
     this.size = Number(stats.size);

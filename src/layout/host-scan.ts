@@ -10,14 +10,21 @@
  * No file content is read here: each regular file gets a source that opens it when written.
  */
 import { promises as fsp } from 'node:fs';
-import type { BigIntStats } from 'node:fs';
 import path from 'node:path';
 import { SquashfsError, ioError } from '../squashfs/errors.js';
 import type { DirEntryNode, DirNode, NodeKind, NodeMeta, TreeNode } from '../squashfs/tree.js';
 import { HostFileSource } from './host-file-source.js';
 import { baseName, childPath, displayPath, hostPath, pathKey } from './host-paths.js';
-import { deviceNumbers, inodeKey, mtimeSeconds, nodeKind, permissionBits } from './host-stat.js';
+import {
+  deviceNumbers,
+  inodeKey,
+  mtimeSeconds,
+  nodeKind,
+  permissionBits,
+  type HostStats,
+} from './host-stat.js';
 import { hostXattrReader, noXattrs, type XattrReader } from './host-xattrs.js';
+import { lstatEntries } from './lstat-batch.js';
 import { mapLimited } from './map-limited.js';
 import { ReadBufferPool } from './read-buffers.js';
 
@@ -56,7 +63,7 @@ export async function scanSources(sources: string[], options: ScanOptions = {}):
 /** A directory entry whose subtree is scanned after its siblings (see `scanDirectory`). */
 type ScannedEntry =
   | { name: Buffer; node: TreeNode }
-  | { name: Buffer; subdirectory: { path: Buffer; stats: BigIntStats } };
+  | { name: Buffer; subdirectory: { path: Buffer; stats: HostStats } };
 
 type LeafKind = Exclude<NodeKind, 'dir'>;
 
@@ -165,7 +172,7 @@ class HostScanner {
     return name;
   }
 
-  private async scanNode(nodePath: Buffer, stats: BigIntStats): Promise<TreeNode | undefined> {
+  private async scanNode(nodePath: Buffer, stats: HostStats): Promise<TreeNode | undefined> {
     const kind = this.kindOrWarn(nodePath, stats);
     if (kind === undefined) return undefined;
     return kind === 'dir'
@@ -176,11 +183,16 @@ class HostScanner {
   /**
    * Entries are stat'ed in parallel, but subdirectories are descended one at a time afterwards:
    * parallelism never multiplies with depth, so open descriptors stay bounded by CONCURRENCY.
+   * With the addon, the whole directory is stat'ed in a few threadpool jobs first.
    */
-  private async scanDirectory(dirPath: Buffer, stats: BigIntStats): Promise<DirNode> {
+  private async scanDirectory(dirPath: Buffer, stats: HostStats): Promise<DirNode> {
     const names = await readNames(dirPath);
     const meta = await this.meta(dirPath, stats, 'dir');
-    const scanned = await mapLimited(names, CONCURRENCY, (name) => this.scanEntry(dirPath, name));
+    const batch = lstatEntries();
+    const known = batch ? await batch(dirPath, names) : [];
+    const scanned = await mapLimited(names, CONCURRENCY, (name, i) =>
+      this.scanEntry(dirPath, name, known[i]),
+    );
     const entries: DirEntryNode[] = [];
     for (const entry of scanned) {
       if (entry === undefined) continue;
@@ -193,11 +205,16 @@ class HostScanner {
     return { kind: 'dir', entries, ...meta };
   }
 
-  private async scanEntry(dirPath: Buffer, name: Buffer): Promise<ScannedEntry | undefined> {
+  /** `known`: the entry's lstat from the batch, if it has one. */
+  private async scanEntry(
+    dirPath: Buffer,
+    name: Buffer,
+    known: HostStats | undefined,
+  ): Promise<ScannedEntry | undefined> {
     const entryPath = childPath(dirPath, name);
     checkNameLength(name, entryPath);
     if (this.isExcluded(entryPath)) return undefined;
-    const stats = await this.lstatEntry(entryPath);
+    const stats = known ?? (await this.lstatEntry(entryPath));
     if (stats === undefined || this.isOutput(stats)) return undefined;
     const kind = this.kindOrWarn(entryPath, stats);
     if (kind === undefined) return undefined;
@@ -206,7 +223,7 @@ class HostScanner {
   }
 
   /** A file that vanished between readdir and lstat is skipped, as mksquashfs does. */
-  private async lstatEntry(entryPath: Buffer): Promise<BigIntStats | undefined> {
+  private async lstatEntry(entryPath: Buffer): Promise<HostStats | undefined> {
     try {
       return await fsp.lstat(entryPath, { bigint: true });
     } catch (err) {
@@ -223,7 +240,7 @@ class HostScanner {
    * synchronously, before the node's own awaits, so a twin scanned concurrently gets the same
    * object. Links to names outside the scan are simply never met again.
    */
-  private linkedLeaf(leafPath: Buffer, stats: BigIntStats, kind: LeafKind): Promise<TreeNode> {
+  private linkedLeaf(leafPath: Buffer, stats: HostStats, kind: LeafKind): Promise<TreeNode> {
     if (this.links === undefined || stats.nlink <= 1n) return this.leaf(leafPath, stats, kind);
     const key = inodeKey(stats);
     let node = this.links.get(key);
@@ -234,7 +251,7 @@ class HostScanner {
     return node;
   }
 
-  private async leaf(leafPath: Buffer, stats: BigIntStats, kind: LeafKind): Promise<TreeNode> {
+  private async leaf(leafPath: Buffer, stats: HostStats, kind: LeafKind): Promise<TreeNode> {
     const meta = await this.meta(leafPath, stats, kind);
     switch (kind) {
       case 'file':
@@ -250,7 +267,7 @@ class HostScanner {
     }
   }
 
-  private async meta(nodePath: Buffer, stats: BigIntStats, kind: NodeKind): Promise<NodeMeta> {
+  private async meta(nodePath: Buffer, stats: HostStats, kind: NodeKind): Promise<NodeMeta> {
     const mtime = mtimeSeconds(stats);
     if (mtime.clamped) {
       this.warn(
@@ -268,7 +285,7 @@ class HostScanner {
     return meta;
   }
 
-  private kindOrWarn(nodePath: Buffer, stats: BigIntStats): NodeKind | undefined {
+  private kindOrWarn(nodePath: Buffer, stats: HostStats): NodeKind | undefined {
     const kind = nodeKind(stats);
     if (kind === undefined) {
       this.warn(`${displayPath(nodePath)}: file type squashfs cannot store; skipped`);
@@ -281,7 +298,7 @@ class HostScanner {
     return this.excluded.has(key) || key === this.outputKey;
   }
 
-  private isOutput(stats: BigIntStats): boolean {
+  private isOutput(stats: HostStats): boolean {
     return this.outputInode !== undefined && stats.isFile() && inodeKey(stats) === this.outputInode;
   }
 }
@@ -299,7 +316,7 @@ function excludedKeys(exclude: string[], sources: string[]): Set<string> {
   return keys;
 }
 
-async function statSource(sourcePath: Buffer, follow: boolean): Promise<BigIntStats> {
+async function statSource(sourcePath: Buffer, follow: boolean): Promise<HostStats> {
   try {
     return follow
       ? await fsp.stat(sourcePath, { bigint: true })

@@ -6,11 +6,36 @@
 import type { BigIntStats } from 'node:fs';
 import type { NodeKind } from '../squashfs/tree.js';
 
+/**
+ * What the scan uses of an lstat result: Node's BigIntStats, or the addon's batched lstat
+ * (lstat-batch.ts) in the same shape.
+ */
+export type HostStats = Pick<
+  BigIntStats,
+  | 'dev'
+  | 'ino'
+  | 'mode'
+  | 'nlink'
+  | 'uid'
+  | 'gid'
+  | 'rdev'
+  | 'size'
+  | 'blocks'
+  | 'mtimeNs'
+  | 'isDirectory'
+  | 'isFile'
+  | 'isSymbolicLink'
+  | 'isBlockDevice'
+  | 'isCharacterDevice'
+  | 'isFIFO'
+  | 'isSocket'
+>;
+
 const MAX_MTIME = 0xffffffff;
 const NS_PER_SECOND = 1_000_000_000n;
 
 /** The Tree kind of a host inode, or undefined for a type squashfs cannot store. */
-export function nodeKind(stats: BigIntStats): NodeKind | undefined {
+export function nodeKind(stats: HostStats): NodeKind | undefined {
   if (stats.isDirectory()) return 'dir';
   if (stats.isFile()) return 'file';
   if (stats.isSymbolicLink()) return 'symlink';
@@ -32,7 +57,7 @@ export function deviceNumbers(rdev: bigint): { major: number; minor: number } {
 }
 
 /** Permission bits only (with setuid, setgid, sticky): the kind carries the file type. */
-export function permissionBits(stats: BigIntStats): number {
+export function permissionBits(stats: HostStats): number {
   return Number(stats.mode & 0o7777n);
 }
 
@@ -40,7 +65,7 @@ export function permissionBits(stats: BigIntStats): number {
  * Whole seconds, rounded down (so -0.5 s is -1, before 1970), and whether the value had to be
  * clamped into squashfs's unsigned 32-bit field. mksquashfs 4.7 stores 0 for times before 1970.
  */
-export function mtimeSeconds(stats: BigIntStats): { seconds: number; clamped: boolean } {
+export function mtimeSeconds(stats: HostStats): { seconds: number; clamped: boolean } {
   const ns = stats.mtimeNs;
   let seconds = ns / NS_PER_SECOND;
   if (ns < 0n && seconds * NS_PER_SECOND !== ns) seconds -= 1n; // BigInt division truncates
@@ -50,6 +75,6 @@ export function mtimeSeconds(stats: BigIntStats): { seconds: number; clamped: bo
 }
 
 /** The identity hard links share: inode numbers are unique only within one device. */
-export function inodeKey(stats: BigIntStats): string {
+export function inodeKey(stats: HostStats): string {
   return `${stats.dev}:${stats.ino}`;
 }

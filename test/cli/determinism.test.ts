@@ -83,6 +83,22 @@ requireOracle('root', 'mount')('determinism on host trees', () => {
     expect(new Set(hashes).size).toBe(1);
   });
 
+  it('the native addon changes nothing: TSQUASHFS_NATIVE=0 gives the same image', async () => {
+    // Without the addon, lstat, small-file reads and hashing all take Node's own paths.
+    const src = join(tmp.path, 'b');
+    const images = ['1', '0'].map((flag) => ({ flag, img: join(tmp.path, `native-${flag}.sqfs`) }));
+    for (const { flag, img } of images) {
+      const r = await run(
+        process.execPath,
+        ['--import', 'tsx', 'bench/run-cli.ts', 'mk', src, img, '-quiet'],
+        { env: { ...process.env, TSQUASHFS_NATIVE: flag } },
+      );
+      expect(r.code, r.stderr.toString()).toBe(0);
+    }
+    const [withAddon, without] = await Promise.all(images.map((i) => sha(i.img)));
+    expect(without).toBe(withAddon);
+  });
+
   it('writing to a stream gives the same bytes as writing to a path', async () => {
     const root = await scanSources([join(tmp.path, 'a')]);
     const path = join(tmp.path, 'to-path.sqfs');
