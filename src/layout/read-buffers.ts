@@ -11,8 +11,12 @@
  * simply collected. At most `maxBytes` of free buffers are kept.
  */
 
-/** Smallest read served from the pool. */
-export const MIN_POOLED = 64 << 10;
+/**
+ * Smallest read served from the pool: Node's allocUnsafe serves reads below 4 KiB from its own
+ * slab, and each larger one was a new ArrayBuffer (on small-20000 about 230 ms of the main thread,
+ * plus the collector's work, while pooled they cost nothing).
+ */
+export const MIN_POOLED = 4 << 10;
 
 export class ReadBufferPool {
   /** Free buffers by size. */
