@@ -65,10 +65,11 @@ function build(make: (bytes: Uint8Array, step: number) => FileSource): DirNode {
   return tree.dir({
     big: tree.file(make(big, step)),
     mid: tree.file(make(mid, 70_000)),
-    small: tree.file(make(small, 1000)),
+    // The first copy in one chunk: its tail is used where the chunk has it.
+    small: tree.file(make(small, 3000)),
     'big-again': tree.file(make(big, 100_000)),
     'mid-again': tree.file(make(mid, step)),
-    'small-again': tree.file(make(small, 3000)),
+    'small-again': tree.file(make(small, 1000)),
     'not-quite-big': tree.file(
       make(
         Uint8Array.from(big, (b, i) => (i === 599_999 ? b ^ 1 : b)),
@@ -76,6 +77,11 @@ function build(make: (bytes: Uint8Array, step: number) => FileSource): DirNode {
       ),
     ),
     zeros: tree.file(make(new Uint8Array(300_000), step)),
+    // Another copy of `small` once more blocks have been written, so that the chunks of the
+    // first copy have been recycled (regression: the tail cache kept a Buffer's slice(), a view
+    // of the recycled chunk, and the copy was no longer found).
+    'zz-other': tree.file(make(sample(400_000, 4), step)),
+    'zz-small-third': tree.file(make(small, 3000)),
   });
 }
 

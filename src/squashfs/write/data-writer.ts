@@ -301,7 +301,7 @@ export class DataWriter {
         this.tailLengths.set(row, useFragment ? tail.length : 0);
         this.doneTickets.set(row, done);
         this.seen.add(key.hi, key.lo, row);
-        if (useFragment) this.tails.set(row, tail.slice());
+        if (useFragment) this.tails.set(row, copyOf(tail));
       }
       return row;
     } finally {
@@ -377,7 +377,7 @@ export class DataWriter {
     // A compressor may take the block's memory to a worker, so it gets a copy; stored raw, the
     // block goes to the sink as it is (the buffer is never written to again).
     const compressor = this.opts.fragmentCompressor;
-    const work = this.compressed(compressor ? bytes.slice() : bytes, true, compressor);
+    const work = this.compressed(compressor ? copyOf(bytes) : bytes, true, compressor);
     await this.out.block(work, (start, stored) => {
       this.fragmentSlots[frag.index] = { start, sizeWord: sizeWord(stored!, bytes.length) };
       this.stats.dataBytesOnDisk += stored!.bytes.length;
@@ -499,7 +499,7 @@ export class DataWriter {
     if (Buffer.compare(earlier, tail) !== 0) return false;
     // A content that has one duplicate tends to have more (licence files, identical modules):
     // keeping its tail again saves reading back and decompressing a fragment block for each.
-    this.tails.set(c, tail.slice());
+    this.tails.set(c, copyOf(tail));
     return true;
   }
 
@@ -521,6 +521,14 @@ export class DataWriter {
     this.decodedFragments.set(index, bytes);
     return bytes;
   }
+}
+
+/**
+ * A copy of `bytes` in memory of its own. Not bytes.slice(): on a Node Buffer (a host file's
+ * chunk) that is a view of the same memory, which goes back to the source's buffer pool.
+ */
+function copyOf(bytes: Uint8Array): Uint8Array {
+  return new Uint8Array(bytes);
 }
 
 /** The xxhash64 digest as two u32 halves, the HashIndex's key. */
