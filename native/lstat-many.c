@@ -105,7 +105,7 @@ static char *c_string(napi_env env, napi_value v) {
 
 static napi_value js_lstat_many(napi_env env, napi_callback_info info) {
   size_t argc = 4;
-  napi_value argv[4], name;
+  napi_value argv[4];
   uint32_t count = 0;
   napi_valuetype cb_type;
   napi_typedarray_type out_type;
@@ -142,9 +142,7 @@ static napi_value js_lstat_many(napi_env env, napi_callback_info info) {
   /* References keep `out` (whose memory the job writes) and the callback alive. */
   if (napi_create_reference(env, argv[2], 1, &job->out_ref) != napi_ok ||
       napi_create_reference(env, argv[3], 1, &job->callback_ref) != napi_ok ||
-      napi_create_string_utf8(env, "tsquashfs:lstatMany", NAPI_AUTO_LENGTH, &name) != napi_ok ||
-      napi_create_async_work(env, NULL, name, execute, complete, job, &job->work) != napi_ok ||
-      napi_queue_async_work(env, job->work) != napi_ok) {
+      !napi_queue_job(env, "tsquashfs:lstatMany", execute, complete, job, &job->work)) {
     napi_throw_error(env, NULL, "lstatMany: could not queue the calls");
     return NULL;
   }
@@ -157,8 +155,5 @@ usage:
 }
 
 int lstat_many_register(napi_env env, napi_value exports) {
-  napi_value fn;
-  return napi_create_function(env, "lstatMany", NAPI_AUTO_LENGTH, js_lstat_many, NULL, &fn) ==
-             napi_ok &&
-         napi_set_named_property(env, exports, "lstatMany", fn) == napi_ok;
+  return napi_export_function(env, exports, "lstatMany", js_lstat_many);
 }

@@ -135,7 +135,7 @@ static int get_item(napi_env env, napi_value paths, napi_value intos, napi_value
  */
 static napi_value js_read_files(napi_env env, napi_callback_info info) {
   size_t argc = 4;
-  napi_value argv[4], name;
+  napi_value argv[4];
   uint32_t count = 0, n2 = 0, n3 = 0;
   napi_valuetype cb_type;
   if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return NULL;
@@ -160,9 +160,7 @@ static napi_value js_read_files(napi_env env, napi_callback_info info) {
   /* References keep the buffers (whose memory the job writes) and the callback alive. */
   if (napi_create_reference(env, argv[1], 1, &job->intos_ref) != napi_ok ||
       napi_create_reference(env, argv[3], 1, &job->callback_ref) != napi_ok ||
-      napi_create_string_utf8(env, "tsquashfs:readFiles", NAPI_AUTO_LENGTH, &name) != napi_ok ||
-      napi_create_async_work(env, NULL, name, execute, complete, job, &job->work) != napi_ok ||
-      napi_queue_async_work(env, job->work) != napi_ok) {
+      !napi_queue_job(env, "tsquashfs:readFiles", execute, complete, job, &job->work)) {
     napi_throw_error(env, NULL, "readFiles: could not queue the reads");
     return NULL;
   }
@@ -175,8 +173,5 @@ usage:
 }
 
 int read_file_register(napi_env env, napi_value exports) {
-  napi_value fn;
-  return napi_create_function(env, "readFiles", NAPI_AUTO_LENGTH, js_read_files, NULL, &fn) ==
-             napi_ok &&
-         napi_set_named_property(env, exports, "readFiles", fn) == napi_ok;
+  return napi_export_function(env, exports, "readFiles", js_read_files);
 }
