@@ -81,6 +81,8 @@ class BatchStats implements HostStats {
   readonly size: bigint;
   readonly blocks: bigint;
   readonly mtimeNs: bigint;
+  /** The file type bits of the mode, for the is…() tests. */
+  private readonly type: number;
 
   constructor(out: BigInt64Array, i: number) {
     const o = i * FIELDS;
@@ -95,30 +97,28 @@ class BatchStats implements HostStats {
     this.size = out[o + 7]!;
     this.blocks = out[o + 8]!;
     this.mtimeNs = out[o + 9]! * NS_PER_SECOND + out[o + 10]!;
+    this.type = Number(this.mode & S_IFMT);
   }
 
-  private is(type: number): boolean {
-    return (this.mode & S_IFMT) === BigInt(type);
-  }
   isDirectory(): boolean {
-    return this.is(constants.S_IFDIR);
+    return this.type === constants.S_IFDIR;
   }
   isFile(): boolean {
-    return this.is(constants.S_IFREG);
+    return this.type === constants.S_IFREG;
   }
   isSymbolicLink(): boolean {
-    return this.is(constants.S_IFLNK);
+    return this.type === constants.S_IFLNK;
   }
   isBlockDevice(): boolean {
-    return this.is(constants.S_IFBLK);
+    return this.type === constants.S_IFBLK;
   }
   isCharacterDevice(): boolean {
-    return this.is(constants.S_IFCHR);
+    return this.type === constants.S_IFCHR;
   }
   isFIFO(): boolean {
-    return this.is(constants.S_IFIFO);
+    return this.type === constants.S_IFIFO;
   }
   isSocket(): boolean {
-    return this.is(constants.S_IFSOCK);
+    return this.type === constants.S_IFSOCK;
   }
 }
