@@ -86,6 +86,8 @@ export const HOLD_LIMIT = 32 << 20;
 const FRAGMENT_CACHE_BYTES = 16 << 20;
 /** Tails of the files written last, kept to confirm duplicates without reading fragments back. */
 const TAIL_CACHE_BYTES = 32 << 20;
+/** Written fragment buffers kept for reuse: enough for the blocks written back to back. */
+const SPARE_FRAGMENTS = 4;
 
 export class DataWriter {
   /** Entries by fragment index; a slot is reserved when its buffer opens and filled when written. */
@@ -383,7 +385,7 @@ export class DataWriter {
       this.stats.dataBytesOnDisk += stored!.bytes.length;
       this.queuedFragments.delete(frag.index);
       // Nothing refers to the buffer now: the compressor had a copy, or the sink copied it.
-      if ((compressor || this.sink.appendCopies) && this.spareFragments.length < 4) {
+      if ((compressor || this.sink.appendCopies) && this.spareFragments.length < SPARE_FRAGMENTS) {
         this.spareFragments.push(frag.bytes);
       }
     });
