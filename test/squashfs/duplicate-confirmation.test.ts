@@ -8,7 +8,11 @@ import { NoneCompressor } from '../../src/squashfs/compress/none.js';
 import type { BlockCompressor, CompressedBlock } from '../../src/squashfs/compress/pool.js';
 import { MemorySink } from '../../src/squashfs/io/sink.js';
 import { bytesSource } from '../../src/squashfs/tree.js';
-import { DataWriter, type DataWriterOptions } from '../../src/squashfs/write/data-writer.js';
+import {
+  DataWriter,
+  FRAGMENT_CACHE_BYTES,
+  type DataWriterOptions,
+} from '../../src/squashfs/write/data-writer.js';
 
 const MiB = 1 << 20;
 
@@ -94,16 +98,17 @@ describe('confirming a duplicate of a small file', () => {
     await done;
   });
 
-  it('reads a fragment block back once for many copies of a content whose tail had been evicted', async () => {
+  it('reads a fragment block back once for many copies of a content whose block had left the cache', async () => {
     const sink = new CountingSink();
-    // 1 MiB blocks, so that the 16 MiB cache of read-back fragment blocks holds 16 of them.
-    const w = await DataWriter.create(sink, options({ blockSize: MiB }));
-    // 20 originals, each alone in its fragment block: 18 MiB, more than the 16 MiB cache.
+    const w = await DataWriter.create(
+      sink,
+      options({ blockSize: MiB, fragmentCompressor: new RawBlockCompressor(), inFlight: 2 }),
+    );
+    // 20 originals, each alone in its 1 MiB fragment block.
     const originals = Array.from({ length: 20 }, (_, i) => distinct(900 * 1024, 100 + i));
     for (const o of originals) await w.writeFile(bytesSource(o), () => {});
-    // 40 MiB of other small files push every original's tail out of the 32 MiB tail cache.
-    for (let i = 0; i < 80; i++)
-      await w.writeFile(bytesSource(distinct(512 * 1024, 1000 + i)), () => {});
+    // Other small files, two to a block, push every original's block out of the cache.
+    await writeOthers(w, FRAGMENT_CACHE_BYTES + 2 * MiB, 1000);
     const before = sink.reads;
     for (const o of originals) await w.writeFile(bytesSource(o.slice()), () => {});
     const firstRound = sink.reads - before;
@@ -111,9 +116,58 @@ describe('confirming a duplicate of a small file', () => {
     const secondRound = sink.reads - before - firstRound;
     expect(w.stats.duplicateFiles).toBe(40);
     expect(firstRound).toBe(20); // each original's fragment block, once
-    // Without keeping the confirmed tail, the 20 blocks cycle through the 16-block cache and
-    // every one is read again.
+    // The 20 blocks read back (20 MiB) stay in the cache: none is read again.
+    expect(20 * MiB).toBeLessThan(FRAGMENT_CACHE_BYTES);
     expect(secondRound).toBe(0);
     await w.finish();
   });
+
+  it('keeps a tail that had a duplicate after its block has left the cache', async () => {
+    const sink = new CountingSink();
+    const w = await DataWriter.create(
+      sink,
+      options({ blockSize: MiB, fragmentCompressor: new RawBlockCompressor(), inFlight: 2 }),
+    );
+    const popular = distinct(3000, 7);
+    await w.writeFile(bytesSource(popular), () => {});
+    await w.writeFile(bytesSource(popular.slice()), () => {}); // confirmed from the open block
+    await writeOthers(w, FRAGMENT_CACHE_BYTES + 2 * MiB, 5000);
+    const before = sink.reads;
+    await w.writeFile(bytesSource(popular.slice()), () => {});
+    expect(w.stats.duplicateFiles).toBe(2);
+    expect(sink.reads - before).toBe(0);
+    // A content without an earlier duplicate is confirmed by reading its block back.
+    const lonely = distinct(3000, 8);
+    const w2 = await DataWriter.create(
+      new CountingSink(),
+      options({ blockSize: MiB, fragmentCompressor: new RawBlockCompressor(), inFlight: 2 }),
+    );
+    await w2.writeFile(bytesSource(lonely), () => {});
+    await writeOthers(w2, FRAGMENT_CACHE_BYTES + 2 * MiB, 9000);
+    const sink2 = (w2 as unknown as { sink: CountingSink }).sink;
+    const before2 = sink2.reads;
+    await w2.writeFile(bytesSource(lonely.slice()), () => {});
+    expect(w2.stats.duplicateFiles).toBe(1);
+    expect(sink2.reads - before2).toBe(1);
+    await w.finish();
+    await w2.finish();
+  });
 });
+
+/** Distinct small files of 512 KiB (two to a 1 MiB fragment block), `bytes` of them in all. */
+async function writeOthers(w: DataWriter, bytes: number, seed: number): Promise<void> {
+  for (let i = 0; i * 512 * 1024 < bytes; i++) {
+    await w.writeFile(bytesSource(distinct(512 * 1024, seed + i)), () => {});
+  }
+}
+
+/**
+ * A fragment "compressor" that stores blocks as they are: the writer caches fragment blocks only
+ * when they are compressed (raw ones are read back with one pread and nothing to decode).
+ */
+class RawBlockCompressor implements BlockCompressor {
+  async compress(block: Uint8Array): Promise<CompressedBlock> {
+    return { bytes: block, compressed: false };
+  }
+  async close(): Promise<void> {}
+}

@@ -6,7 +6,11 @@ export class ByteLru<K> {
   private readonly entries = new Map<K, Uint8Array>();
   private bytes = 0;
 
-  constructor(private readonly budget: number) {}
+  /** `onEvict` is told of each entry pushed out by the budget (not of one replaced by `set`). */
+  constructor(
+    private readonly budget: number,
+    private readonly onEvict?: (key: K, value: Uint8Array) => void,
+  ) {}
 
   /** The bytes under `key`, now the most recently used; undefined if absent. */
   get(key: K): Uint8Array | undefined {
@@ -30,6 +34,7 @@ export class ByteLru<K> {
       if (this.bytes <= this.budget) break;
       this.entries.delete(oldest);
       this.bytes -= v.length;
+      this.onEvict?.(oldest, v);
     }
   }
 }

@@ -82,11 +82,15 @@ const READBACK_CHUNK = 1 << 20;
 const EMPTY = new Uint8Array(0);
 /** Bytes of a duplicate candidate held back before it is written anyway. */
 export const HOLD_LIMIT = 32 << 20;
-/** Decompressed fragment blocks kept for duplicate checks. */
-const FRAGMENT_CACHE_BYTES = 16 << 20;
-/** Tails of the files written last, kept to confirm duplicates without reading fragments back. */
-const TAIL_CACHE_BYTES = 32 << 20;
-/** Written fragment buffers kept for reuse: enough for the blocks written back to back. */
+/**
+ * Uncompressed fragment blocks (written last, or read back) kept for duplicate checks, and tails
+ * confirmed as duplicated, kept after their block has left. How 48 MiB is split was measured on
+ * small-20000 at xz 1M, in fragment blocks read back: 32 + 16 MiB, 116; 40 + 8, 67; 44 + 4, 43
+ * (a cache of 32 MiB of tails and 16 MiB of blocks read back, before, took 74).
+ */
+export const FRAGMENT_CACHE_BYTES = 44 << 20;
+export const CONFIRMED_TAIL_CACHE_BYTES = 4 << 20;
+/** Fragment buffers kept for reuse: enough for the blocks written back to back. */
 const SPARE_FRAGMENTS = 4;
 
 export class DataWriter {
@@ -116,22 +120,27 @@ export class DataWriter {
   /** Sizes of the files written so far: only a file of one of these can be a duplicate. */
   private readonly sizes = new Set<number>();
   /**
-   * Fragment blocks read back and decompressed for duplicate checks, least recently used first.
-   * Duplicates of small files tend to point at the same few blocks, and decompressing one (xz,
-   * 1 MiB) costs tens of milliseconds: without the cache, confirming small duplicates was most of
-   * the CPU time of a 2 000-file tree.
+   * The uncompressed fragment blocks written last, and those read back (and decompressed) for
+   * duplicate checks, least recently used first. A small duplicate is usually of a file seen not
+   * long before, so its tail is in one of these and nothing is read back; decompressing a 1 MiB
+   * xz block costs tens of milliseconds. The blocks are the buffers the tails were packed into,
+   * so keeping them costs no copy per file (copying every tail into a cache of its own was the
+   * largest cost of the main thread on uncompressed images: fresh memory for each file).
+   *
+   * Stored raw, a fragment block is read back with one pread and nothing to decompress, so none
+   * is kept: the buffers go straight back to be reused, and no fresh memory is touched at all.
    */
-  private readonly decodedFragments = new ByteLru<number>(FRAGMENT_CACHE_BYTES);
+  private readonly recentFragments: ByteLru<number>;
+  /** Indices of the cached blocks that are our own fragment buffers, free to reuse on eviction. */
+  private readonly ownFragments = new Set<number>();
   /**
-   * The tails (fragment parts) of recently written files. A small duplicate is usually of a file
-   * seen not long before: its tail is here, and no fragment block has to be read back and
-   * decompressed (on 20 000 small files with xz, that was most of the main thread's time even
-   * with the fragment cache).
+   * Tails that have had a duplicate, copied out of their block: a content with one duplicate
+   * tends to have more (licence files, identical modules), and its block may have left the cache.
    */
-  private readonly tails = new ByteLru<number>(TAIL_CACHE_BYTES);
+  private readonly confirmedTails = new ByteLru<number>(CONFIRMED_TAIL_CACHE_BYTES);
   /**
-   * Fragment buffers whose block has been written, for the next ones to open: a fresh 128 KiB or
-   * 1 MiB buffer per fragment block cost its page faults when the tails were copied in.
+   * Fragment buffers evicted from the cache, for the next ones to open: a fresh 128 KiB or 1 MiB
+   * buffer per fragment block costs its page faults when the tails are copied in.
    */
   private readonly spareFragments: Uint8Array[] = [];
   private readonly out: OrderedOutput;
@@ -142,6 +151,10 @@ export class DataWriter {
     private readonly newHash: Hash64Factory,
   ) {
     this.out = new OrderedOutput(sink, opts.inFlight);
+    this.recentFragments = new ByteLru<number>(
+      opts.fragmentCompressor ? FRAGMENT_CACHE_BYTES : 0,
+      (index, bytes) => this.recycleFragment(index, bytes),
+    );
   }
 
   /** The fragment table, once every buffer has been written (after `finish()`). */
@@ -303,7 +316,6 @@ export class DataWriter {
         this.tailLengths.set(row, useFragment ? tail.length : 0);
         this.doneTickets.set(row, done);
         this.seen.add(key.hi, key.lo, row);
-        if (useFragment) this.tails.set(row, copyOf(tail));
       }
       return row;
     } finally {
@@ -384,11 +396,18 @@ export class DataWriter {
       this.fragmentSlots[frag.index] = { start, sizeWord: sizeWord(stored!, bytes.length) };
       this.stats.dataBytesOnDisk += stored!.bytes.length;
       this.queuedFragments.delete(frag.index);
-      // Nothing refers to the buffer now: the compressor had a copy, or the sink copied it.
-      if ((compressor || this.sink.appendCopies) && this.spareFragments.length < SPARE_FRAGMENTS) {
-        this.spareFragments.push(frag.bytes);
-      }
+      // Nothing else refers to the buffer now if the compressor had a copy or the sink copied it;
+      // otherwise the sink may still hold it, and it is only read, never reused.
+      if (compressor || this.sink.appendCopies) this.ownFragments.add(frag.index);
+      this.recentFragments.set(frag.index, bytes);
     });
+  }
+
+  private recycleFragment(index: number, bytes: Uint8Array): void {
+    if (!this.ownFragments.delete(index)) return;
+    if (this.spareFragments.length < SPARE_FRAGMENTS) {
+      this.spareFragments.push(new Uint8Array(bytes.buffer, bytes.byteOffset, this.opts.blockSize));
+    }
   }
 
   /** Writes the open fragment buffers (small files first, then tails) and every queued block. */
@@ -493,15 +512,13 @@ export class DataWriter {
   }
 
   private async sameTail(c: number, tail: Uint8Array): Promise<boolean> {
-    const known = this.tails.get(c);
+    const known = this.confirmedTails.get(c);
     if (known) return Buffer.compare(known, tail) === 0;
     const stored = await this.fragmentBytes(this.files.fragment.get(c));
     const offset = this.files.fragmentOffset.get(c);
     const earlier = stored.subarray(offset, offset + this.tailLengths.get(c));
     if (Buffer.compare(earlier, tail) !== 0) return false;
-    // A content that has one duplicate tends to have more (licence files, identical modules):
-    // keeping its tail again saves reading back and decompressing a fragment block for each.
-    this.tails.set(c, copyOf(tail));
+    this.confirmedTails.set(c, copyOf(tail));
     return true;
   }
 
@@ -512,7 +529,7 @@ export class DataWriter {
     }
     const queued = this.queuedFragments.get(index);
     if (queued) return queued;
-    const cached = this.decodedFragments.get(index);
+    const cached = this.recentFragments.get(index);
     if (cached) return cached;
     const entry = this.fragmentSlots[index]!;
     const stored = await this.sink.readAt(entry.start, entry.sizeWord & DATA_SIZE_MASK);
@@ -520,7 +537,7 @@ export class DataWriter {
       entry.sizeWord & DATA_UNCOMPRESSED
         ? stored
         : this.opts.decompressor.decompress(stored, this.opts.blockSize);
-    this.decodedFragments.set(index, bytes);
+    this.recentFragments.set(index, bytes);
     return bytes;
   }
 }
