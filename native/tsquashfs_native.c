@@ -29,7 +29,7 @@
 #include <string.h>
 #include <node_api.h>
 
-#include "lstat-many.h"
+#include "list-dir.h"
 #include "napi-bytes.h"
 #include "read-file.h"
 #include "xxh64.h"
@@ -216,6 +216,6 @@ NAPI_MODULE_INIT() {
   CHECK(v ? napi_set_named_property(env, exports, "zlibVersion", v) : napi_generic_failure);
   CHECK(xxh64_register(env, exports) ? napi_ok : napi_generic_failure);
   CHECK(read_file_register(env, exports) ? napi_ok : napi_generic_failure);
-  CHECK(lstat_many_register(env, exports) ? napi_ok : napi_generic_failure);
+  CHECK(list_dir_register(env, exports) ? napi_ok : napi_generic_failure);
   return exports;
 }

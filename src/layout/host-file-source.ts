@@ -31,9 +31,8 @@ export class HostFileSource implements FileSource {
     stats: HostStats,
     private readonly buffers?: ReadBufferPool,
   ) {
-    this.size = Number(stats.size);
-    // Blocks are counted in 512-byte units whatever the file system's block size.
-    this.sparseOnDisk = stats.blocks * 512n < stats.size;
+    this.size = stats.size;
+    this.sparseOnDisk = stats.blocks * 512 < stats.size;
   }
 
   /** Computed on demand: a tree of 100 000 files need not hold every path twice. */

@@ -17,16 +17,19 @@ import { HostFileSource } from './host-file-source.js';
 import { baseName, childPath, displayPath, hostPath, pathKey } from './host-paths.js';
 import {
   deviceNumbers,
-  inodeKey,
+  fromNodeStats,
+  isDirectory,
+  isRegularFile,
   mtimeSeconds,
   nodeKind,
   permissionBits,
   type HostStats,
 } from './host-stat.js';
 import { hostXattrReader, noXattrs, type XattrReader } from './host-xattrs.js';
-import { lstatEntries } from './lstat-batch.js';
+import { directoryLister, type Listing } from './dir-listing.js';
 import { mapLimited } from './map-limited.js';
 import { ReadBufferPool } from './read-buffers.js';
+import { Slots } from './slots.js';
 
 export interface ScanOptions {
   /** mksquashfs -keep-as-directory: a single directory source is kept under its own name. */
@@ -48,6 +51,12 @@ export interface ScanOptions {
 
 /** Per-directory parallelism: enough to keep libuv's 4 threads busy, few open descriptors. */
 const CONCURRENCY = 32;
+/**
+ * Directories listed (readdir, then the batched lstat) at once across the whole scan. Listing one
+ * after another left the main thread idle half the time on small-20000 (1 100 directories, two
+ * threadpool round trips each); each listing holds one descriptor.
+ */
+const LISTINGS = 8;
 /** squashfs stores name length - 1 in a u16 but the kernel refuses names over 256 bytes. */
 const MAX_NAME_BYTES = 256;
 /** mksquashfs gives the synthetic root mode 0777 unless -root-mode says otherwise. */
@@ -78,6 +87,7 @@ class HostScanner {
    * they go when it does. About the writer's read-ahead (16 MiB) plus what is in flight.
    */
   private readonly readBuffers = new ReadBufferPool(32 << 20);
+  private readonly listings = new Slots(LISTINGS);
   private outputKey: string | undefined;
   private outputInode: string | undefined;
 
@@ -100,7 +110,7 @@ class HostScanner {
     if (output === undefined) return;
     this.outputKey = pathKey(hostPath(output));
     const stats = await fsp.stat(output, { bigint: true }).catch(() => undefined);
-    if (stats?.isFile()) this.outputInode = inodeKey(stats);
+    if (stats?.isFile()) this.outputInode = fromNodeStats(stats).inodeKey;
   }
 
   async scan(): Promise<DirNode> {
@@ -118,7 +128,7 @@ class HostScanner {
     }
     const sourcePath = hostPath(source);
     const stats = await statSource(sourcePath, true);
-    return stats.isDirectory() ? this.scanDirectory(sourcePath, stats) : undefined;
+    return isDirectory(stats) ? this.scanDirectory(sourcePath, stats) : undefined;
   }
 
   /**
@@ -181,25 +191,28 @@ class HostScanner {
   }
 
   /**
-   * Entries are stat'ed in parallel, but subdirectories are descended one at a time afterwards:
-   * parallelism never multiplies with depth, so open descriptors stay bounded by CONCURRENCY.
-   * With the addon, the whole directory is stat'ed in a few threadpool jobs first.
+   * A directory is listed in one of the LISTINGS slots (with the addon, names and stats come in
+   * one threadpool job); its entries are then looked at, CONCURRENCY at a time, and its
+   * subdirectories scanned all at once, waiting for slots of their own. Descriptors stay bounded
+   * by the slots, however deep or wide the tree. The first failure stops the scan: listings not
+   * yet started fail with the same error, so it is the one reported.
    */
   private async scanDirectory(dirPath: Buffer, stats: HostStats): Promise<DirNode> {
-    const names = await readNames(dirPath);
+    const { names, stats: known } = await this.listings.run(() => listDirectory(dirPath));
     const meta = await this.meta(dirPath, stats, 'dir');
-    const batch = lstatEntries();
-    const known = batch ? await batch(dirPath, names) : [];
     const scanned = await mapLimited(names, CONCURRENCY, (name, i) =>
       this.scanEntry(dirPath, name, known[i]),
     );
+    const subtrees = scanned.map((entry) => {
+      if (entry === undefined || 'node' in entry) return undefined;
+      const subtree = this.scanDirectory(entry.subdirectory.path, entry.subdirectory.stats);
+      subtree.catch((err: unknown) => this.listings.close(err));
+      return subtree;
+    });
     const entries: DirEntryNode[] = [];
-    for (const entry of scanned) {
+    for (const [i, entry] of scanned.entries()) {
       if (entry === undefined) continue;
-      const node =
-        'node' in entry
-          ? entry.node
-          : await this.scanDirectory(entry.subdirectory.path, entry.subdirectory.stats);
+      const node = 'node' in entry ? entry.node : await subtrees[i]!;
       entries.push({ name: entry.name, node });
     }
     return { kind: 'dir', entries, ...meta };
@@ -225,7 +238,7 @@ class HostScanner {
   /** A file that vanished between readdir and lstat is skipped, as mksquashfs does. */
   private async lstatEntry(entryPath: Buffer): Promise<HostStats | undefined> {
     try {
-      return await fsp.lstat(entryPath, { bigint: true });
+      return fromNodeStats(await fsp.lstat(entryPath, { bigint: true }));
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') {
         throw ioError(err, displayPath(entryPath), 'stat');
@@ -241,8 +254,8 @@ class HostScanner {
    * object. Links to names outside the scan are simply never met again.
    */
   private linkedLeaf(leafPath: Buffer, stats: HostStats, kind: LeafKind): Promise<TreeNode> {
-    if (this.links === undefined || stats.nlink <= 1n) return this.leaf(leafPath, stats, kind);
-    const key = inodeKey(stats);
+    if (this.links === undefined || stats.nlink <= 1) return this.leaf(leafPath, stats, kind);
+    const key = stats.inodeKey;
     let node = this.links.get(key);
     if (node === undefined) {
       node = this.leaf(leafPath, stats, kind);
@@ -276,8 +289,8 @@ class HostScanner {
     }
     const meta: NodeMeta = {
       mode: permissionBits(stats),
-      uid: Number(stats.uid),
-      gid: Number(stats.gid),
+      uid: stats.uid,
+      gid: stats.gid,
       mtime: mtime.seconds,
     };
     const xattrs = await this.xattrReader.read(nodePath, kind);
@@ -299,7 +312,9 @@ class HostScanner {
   }
 
   private isOutput(stats: HostStats): boolean {
-    return this.outputInode !== undefined && stats.isFile() && inodeKey(stats) === this.outputInode;
+    return (
+      this.outputInode !== undefined && isRegularFile(stats) && stats.inodeKey === this.outputInode
+    );
   }
 }
 
@@ -318,17 +333,22 @@ function excludedKeys(exclude: string[], sources: string[]): Set<string> {
 
 async function statSource(sourcePath: Buffer, follow: boolean): Promise<HostStats> {
   try {
-    return follow
-      ? await fsp.stat(sourcePath, { bigint: true })
-      : await fsp.lstat(sourcePath, { bigint: true });
+    return fromNodeStats(
+      follow
+        ? await fsp.stat(sourcePath, { bigint: true })
+        : await fsp.lstat(sourcePath, { bigint: true }),
+    );
   } catch (err) {
     throw ioError(err, displayPath(sourcePath), 'read source');
   }
 }
 
-async function readNames(dirPath: Buffer): Promise<Buffer[]> {
+/** By the addon where it can; otherwise Node's readdir, the entries then stat'ed one by one. */
+async function listDirectory(dirPath: Buffer): Promise<Listing> {
+  const listed = await directoryLister()?.(dirPath);
+  if (listed) return listed;
   try {
-    return await fsp.readdir(dirPath, { encoding: 'buffer' });
+    return { names: await fsp.readdir(dirPath, { encoding: 'buffer' }), stats: [] };
   } catch (err) {
     throw ioError(err, displayPath(dirPath), 'read directory');
   }

@@ -562,6 +562,24 @@ describe('scanSources: errors', () => {
     );
   });
 
+  it.skipIf(!canBeUnprivileged)(
+    'names an unreadable directory among many scanned at once, and stops',
+    async () => {
+      const src = tempDir();
+      const wide: Record<string, Record<string, string>> = {};
+      for (let i = 0; i < 40; i++) wide[`d${String(i).padStart(2, '0')}`] = { f: 'x', g: 'y' };
+      populate(src, { ...wide, d17: { locked: { f: '' } } });
+      fs.chmodSync(src, 0o755);
+      fs.chmodSync(path.join(src, 'd17', 'locked'), 0);
+
+      const err = await unprivileged(() => scanError(scanSources([src])));
+      expect(err.code).toBe('IO');
+      expect(err.message).toBe(
+        `cannot read directory ${path.join(src, 'd17', 'locked')}: permission denied`,
+      );
+    },
+  );
+
   it.skipIf(!canBeUnprivileged)('names an unreadable file when its data is read', async () => {
     const src = tempDir();
     populate(src, { secret: 'x' });

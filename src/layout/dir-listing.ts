@@ -1,0 +1,105 @@
+/**
+ * A directory's names and the lstat of each entry, from the native addon (native/list-dir.c) in
+ * one libuv threadpool job. Node's fs needs a job for the readdir, a Buffer per name made on the
+ * main thread, and a job and a BigIntStats per lstat; on small-20000 (1 100 directories) those
+ * round trips, and the garbage, were most of the scan.
+ *
+ * A directory the addon cannot list gives null, and an entry it cannot stat an undefined stats:
+ * the scanner then asks Node, so a permission error, a vanished file or a name that is not a
+ * directory any more gets the same handling and the same message as without the addon.
+ * `directoryLister()` is null when the addon is not built or is turned off (TSQUASHFS_NATIVE=0).
+ */
+import { loadNative } from '../squashfs/compress/native.js';
+import { inodeKeyOf, type HostStats } from './host-stat.js';
+
+/** Values per entry in the addon's output, in its order (see native/list-dir.c). */
+const ENTRY_FIELDS = 16;
+const ERRNO = 0;
+const NAME_START = 1;
+const NAME_LENGTH = 2;
+
+type ListDir = (
+  dir: Uint8Array,
+  callback: (errno: number, names?: Buffer, entries?: Float64Array) => void,
+) => void;
+
+export interface Listing {
+  names: Buffer[];
+  /** By name: undefined where the addon could not stat the entry. */
+  stats: (HostStats | undefined)[];
+}
+
+export type DirectoryLister = (dir: Buffer) => Promise<Listing | null>;
+
+let lister: DirectoryLister | null | undefined;
+
+export function directoryLister(): DirectoryLister | null {
+  if (lister === undefined) {
+    const listDir = (loadNative() as { listDir?: ListDir } | null)?.listDir;
+    lister = typeof listDir === 'function' ? (dir) => list(listDir, dir) : null;
+  }
+  return lister;
+}
+
+function list(listDir: ListDir, dir: Buffer): Promise<Listing | null> {
+  return new Promise((resolve) => {
+    try {
+      listDir(dir, (errno, names, entries) => {
+        if (errno !== 0 || !names || !entries) return resolve(null);
+        const count = entries.length / ENTRY_FIELDS;
+        const listing: Listing = { names: new Array(count), stats: new Array(count) };
+        for (let i = 0; i < count; i++) {
+          const o = i * ENTRY_FIELDS;
+          const start = entries[o + NAME_START]!;
+          listing.names[i] = names.subarray(start, start + entries[o + NAME_LENGTH]!);
+          listing.stats[i] = entries[o + ERRNO] === 0 ? new ListedStats(entries, o) : undefined;
+        }
+        resolve(listing);
+      });
+    } catch {
+      // A NUL byte in the path: cannot come from readdir, but Node will say what is wrong.
+      resolve(null);
+    }
+  });
+}
+
+/** One entry of the addon's output, read where it lies. */
+class ListedStats implements HostStats {
+  constructor(
+    private readonly f: Float64Array,
+    private readonly o: number,
+  ) {}
+
+  get mode(): number {
+    return this.f[this.o + 3]!;
+  }
+  get nlink(): number {
+    return this.f[this.o + 4]!;
+  }
+  get uid(): number {
+    return this.f[this.o + 5]!;
+  }
+  get gid(): number {
+    return this.f[this.o + 6]!;
+  }
+  get size(): number {
+    return this.f[this.o + 7]!;
+  }
+  get blocks(): number {
+    return this.f[this.o + 8]!;
+  }
+  get mtimeSeconds(): number {
+    return this.f[this.o + 9]!;
+  }
+  get rdev(): bigint {
+    return this.u64(14);
+  }
+  get inodeKey(): string {
+    return inodeKeyOf(this.u64(10), this.u64(12));
+  }
+
+  /** The 64-bit value stored as two 32-bit halves from field `at` on. */
+  private u64(at: number): bigint {
+    return (BigInt(this.f[this.o + at]!) << 32n) | BigInt(this.f[this.o + at + 1]!);
+  }
+}
