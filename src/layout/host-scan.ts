@@ -76,12 +76,17 @@ type ScannedEntry =
 
 type LeafKind = Exclude<NodeKind, 'dir'>;
 
+type Awaitable<T> = T | Promise<T>;
+/** Marks an entry whose node is made with reads (see HostScanner.needsIo). */
+const WITH_IO = Symbol('with I/O');
+
 class HostScanner {
   private readonly warn: (message: string) => void;
   private readonly xattrReader: XattrReader;
   private readonly excluded: Set<string>;
   /** Node promises by (dev, ino), set before the first await so a concurrent twin finds it. */
-  private readonly links: Map<string, Promise<TreeNode>> | undefined;
+  private readonly links: Map<string, Awaitable<TreeNode>> | undefined;
+  private readonly readsXattrs: boolean;
   /**
    * Read buffers shared by this scan's files, one file after another: kept with the tree, so
    * they go when it does. About the writer's read-ahead (16 MiB) plus what is in flight.
@@ -89,14 +94,20 @@ class HostScanner {
   private readonly readBuffers = new ReadBufferPool(32 << 20);
   private readonly listings = new Slots(LISTINGS);
   private outputKey: string | undefined;
-  private outputInode: string | undefined;
+  /**
+   * The output, if it already exists, by inode and size. The image is written beside it and
+   * renamed over it at the end, so its size does not change during the scan, and comparing the
+   * size first spares making the inode key (two BigInts and a string) of every file.
+   */
+  private output: { inode: string; size: number } | undefined;
 
   constructor(
     private readonly sources: string[],
     private readonly options: ScanOptions,
   ) {
     this.warn = options.onWarning ?? (() => {});
-    this.xattrReader = options.xattrs === false ? noXattrs : hostXattrReader(this.warn);
+    this.readsXattrs = options.xattrs !== false;
+    this.xattrReader = this.readsXattrs ? hostXattrReader(this.warn) : noXattrs;
     this.excluded = excludedKeys(options.exclude ?? [], sources);
     this.links = options.hardLinks === false ? undefined : new Map();
   }
@@ -110,7 +121,10 @@ class HostScanner {
     if (output === undefined) return;
     this.outputKey = pathKey(hostPath(output));
     const stats = await fsp.stat(output, { bigint: true }).catch(() => undefined);
-    if (stats?.isFile()) this.outputInode = fromNodeStats(stats).inodeKey;
+    if (stats?.isFile()) {
+      const host = fromNodeStats(stats);
+      this.output = { inode: host.inodeKey, size: host.size };
+    }
   }
 
   async scan(): Promise<DirNode> {
@@ -200,9 +214,23 @@ class HostScanner {
   private async scanDirectory(dirPath: Buffer, stats: HostStats): Promise<DirNode> {
     const { names, stats: known } = await this.listings.run(() => listDirectory(dirPath));
     const meta = await this.meta(dirPath, stats, 'dir');
-    const scanned = await mapLimited(names, CONCURRENCY, (name, i) =>
-      this.scanEntry(dirPath, name, known[i]),
+    // Most entries need nothing more read (stats from the listing, no symlink target, no
+    // xattrs): they are made at once, without a promise each; the others CONCURRENCY at a time.
+    const scanned = new Array<ScannedEntry | undefined>(names.length);
+    const withIo: number[] = [];
+    const started: Promise<void>[] = [];
+    for (let i = 0; i < names.length; i++) {
+      const entry = this.needsIo(known[i]) ? WITH_IO : this.scanEntry(dirPath, names[i]!, known[i]);
+      if (entry === WITH_IO) withIo.push(i);
+      else if (entry instanceof Promise) started.push(entry.then((e) => void (scanned[i] = e)));
+      else scanned[i] = entry;
+    }
+    started.push(
+      mapLimited(withIo, CONCURRENCY, async (i) => {
+        scanned[i] = await this.scanEntry(dirPath, names[i]!, known[i]);
+      }).then(() => undefined),
     );
+    await Promise.all(started);
     const subtrees = scanned.map((entry) => {
       if (entry === undefined || 'node' in entry) return undefined;
       const subtree = this.scanDirectory(entry.subdirectory.path, entry.subdirectory.stats);
@@ -218,21 +246,42 @@ class HostScanner {
     return { kind: 'dir', entries, ...meta };
   }
 
-  /** `known`: the entry's lstat from the batch, if it has one. */
-  private async scanEntry(
+  /** Whether making the entry's node reads anything (`known`: its stats from the listing). */
+  private needsIo(known: HostStats | undefined): boolean {
+    return known === undefined || this.readsXattrs || nodeKind(known) === 'symlink';
+  }
+
+  /**
+   * `known`: the entry's lstat from the listing, if it has one. The result is a promise only
+   * when something has to be read (see needsIo).
+   */
+  private scanEntry(
     dirPath: Buffer,
     name: Buffer,
     known: HostStats | undefined,
-  ): Promise<ScannedEntry | undefined> {
+  ): Awaitable<ScannedEntry | undefined> {
     const entryPath = childPath(dirPath, name);
     checkNameLength(name, entryPath);
     if (this.isExcluded(entryPath)) return undefined;
-    const stats = known ?? (await this.lstatEntry(entryPath));
-    if (stats === undefined || this.isOutput(stats)) return undefined;
+    if (known === undefined) {
+      return this.lstatEntry(entryPath).then((stats) =>
+        stats === undefined ? undefined : this.statedEntry(name, entryPath, stats),
+      );
+    }
+    return this.statedEntry(name, entryPath, known);
+  }
+
+  private statedEntry(
+    name: Buffer,
+    entryPath: Buffer,
+    stats: HostStats,
+  ): Awaitable<ScannedEntry | undefined> {
+    if (this.isOutput(stats)) return undefined;
     const kind = this.kindOrWarn(entryPath, stats);
     if (kind === undefined) return undefined;
     if (kind === 'dir') return { name, subdirectory: { path: entryPath, stats } };
-    return { name, node: await this.linkedLeaf(entryPath, stats, kind) };
+    const node = this.linkedLeaf(entryPath, stats, kind);
+    return node instanceof Promise ? node.then((n) => ({ name, node: n })) : { name, node };
   }
 
   /** A file that vanished between readdir and lstat is skipped, as mksquashfs does. */
@@ -253,7 +302,7 @@ class HostScanner {
    * synchronously, before the node's own awaits, so a twin scanned concurrently gets the same
    * object. Links to names outside the scan are simply never met again.
    */
-  private linkedLeaf(leafPath: Buffer, stats: HostStats, kind: LeafKind): Promise<TreeNode> {
+  private linkedLeaf(leafPath: Buffer, stats: HostStats, kind: LeafKind): Awaitable<TreeNode> {
     if (this.links === undefined || stats.nlink <= 1) return this.leaf(leafPath, stats, kind);
     const key = stats.inodeKey;
     let node = this.links.get(key);
@@ -264,13 +313,32 @@ class HostScanner {
     return node;
   }
 
-  private async leaf(leafPath: Buffer, stats: HostStats, kind: LeafKind): Promise<TreeNode> {
-    const meta = await this.meta(leafPath, stats, kind);
+  private leaf(leafPath: Buffer, stats: HostStats, kind: LeafKind): Awaitable<TreeNode> {
+    const meta = this.statMeta(leafPath, stats);
+    if (kind === 'symlink' || this.readsXattrs) return this.leafWithIo(leafPath, stats, kind, meta);
+    return this.plainLeaf(leafPath, stats, kind, meta);
+  }
+
+  private async leafWithIo(
+    leafPath: Buffer,
+    stats: HostStats,
+    kind: LeafKind,
+    meta: NodeMeta,
+  ): Promise<TreeNode> {
+    await this.addXattrs(leafPath, kind, meta);
+    if (kind === 'symlink') return { kind, target: await readTarget(leafPath), ...meta };
+    return this.plainLeaf(leafPath, stats, kind, meta);
+  }
+
+  private plainLeaf(
+    leafPath: Buffer,
+    stats: HostStats,
+    kind: Exclude<LeafKind, 'symlink'>,
+    meta: NodeMeta,
+  ): TreeNode {
     switch (kind) {
       case 'file':
         return { kind, source: new HostFileSource(leafPath, stats, this.readBuffers), ...meta };
-      case 'symlink':
-        return { kind, target: await readTarget(leafPath), ...meta };
       case 'blockdev':
       case 'chardev':
         return { kind, ...deviceNumbers(stats.rdev), ...meta };
@@ -281,6 +349,13 @@ class HostScanner {
   }
 
   private async meta(nodePath: Buffer, stats: HostStats, kind: NodeKind): Promise<NodeMeta> {
+    const meta = this.statMeta(nodePath, stats);
+    await this.addXattrs(nodePath, kind, meta);
+    return meta;
+  }
+
+  /** Mode, owner and time, from the stats alone. */
+  private statMeta(nodePath: Buffer, stats: HostStats): NodeMeta {
     const mtime = mtimeSeconds(stats);
     if (mtime.clamped) {
       this.warn(
@@ -293,9 +368,13 @@ class HostScanner {
       gid: stats.gid,
       mtime: mtime.seconds,
     };
+    return meta;
+  }
+
+  private async addXattrs(nodePath: Buffer, kind: NodeKind, meta: NodeMeta): Promise<void> {
+    if (!this.readsXattrs) return;
     const xattrs = await this.xattrReader.read(nodePath, kind);
     if (xattrs !== undefined) meta.xattrs = xattrs;
-    return meta;
   }
 
   private kindOrWarn(nodePath: Buffer, stats: HostStats): NodeKind | undefined {
@@ -313,7 +392,10 @@ class HostScanner {
 
   private isOutput(stats: HostStats): boolean {
     return (
-      this.outputInode !== undefined && isRegularFile(stats) && stats.inodeKey === this.outputInode
+      this.output !== undefined &&
+      stats.size === this.output.size &&
+      isRegularFile(stats) &&
+      stats.inodeKey === this.output.inode
     );
   }
 }
