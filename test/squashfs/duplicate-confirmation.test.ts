@@ -4,6 +4,7 @@
  * fragment block again for every further copy of a popular content.
  */
 import { describe, expect, it } from 'vitest';
+import type { Compressor } from '../../src/squashfs/compress/compressor.js';
 import { NoneCompressor } from '../../src/squashfs/compress/none.js';
 import type { BlockCompressor, CompressedBlock } from '../../src/squashfs/compress/pool.js';
 import { MemorySink } from '../../src/squashfs/io/sink.js';
@@ -48,8 +49,10 @@ function gatedCompressor(): BlockCompressor & { release(): void; pending(): numb
 /** A MemorySink that counts read-backs. */
 class CountingSink extends MemorySink {
   reads = 0;
+  bytesRead = 0;
   override async readAt(position: number, length: number): Promise<Uint8Array> {
     this.reads++;
+    this.bytesRead += length;
     return super.readAt(position, length);
   }
 }
@@ -102,7 +105,12 @@ describe('confirming a duplicate of a small file', () => {
     const sink = new CountingSink();
     const w = await DataWriter.create(
       sink,
-      options({ blockSize: MiB, fragmentCompressor: new RawBlockCompressor(), inFlight: 2 }),
+      options({
+        blockSize: MiB,
+        fragmentCompressor: new PretendCompressor(),
+        decompressor: KEEPS_BYTES,
+        inFlight: 2,
+      }),
     );
     // 20 originals, each alone in its 1 MiB fragment block.
     const originals = Array.from({ length: 20 }, (_, i) => distinct(900 * 1024, 100 + i));
@@ -126,7 +134,12 @@ describe('confirming a duplicate of a small file', () => {
     const sink = new CountingSink();
     const w = await DataWriter.create(
       sink,
-      options({ blockSize: MiB, fragmentCompressor: new RawBlockCompressor(), inFlight: 2 }),
+      options({
+        blockSize: MiB,
+        fragmentCompressor: new PretendCompressor(),
+        decompressor: KEEPS_BYTES,
+        inFlight: 2,
+      }),
     );
     const popular = distinct(3000, 7);
     await w.writeFile(bytesSource(popular), () => {});
@@ -140,7 +153,12 @@ describe('confirming a duplicate of a small file', () => {
     const lonely = distinct(3000, 8);
     const w2 = await DataWriter.create(
       new CountingSink(),
-      options({ blockSize: MiB, fragmentCompressor: new RawBlockCompressor(), inFlight: 2 }),
+      options({
+        blockSize: MiB,
+        fragmentCompressor: new PretendCompressor(),
+        decompressor: KEEPS_BYTES,
+        inFlight: 2,
+      }),
     );
     await w2.writeFile(bytesSource(lonely), () => {});
     await writeOthers(w2, FRAGMENT_CACHE_BYTES + 2 * MiB, 9000);
@@ -154,6 +172,28 @@ describe('confirming a duplicate of a small file', () => {
   });
 });
 
+describe('confirming a duplicate against a raw fragment block', () => {
+  it('reads back only the earlier tail, and keeps no block', async () => {
+    const sink = new CountingSink();
+    const w = await DataWriter.create(sink, options({ blockSize: MiB, inFlight: 2 }));
+    const lonely = distinct(3000, 8);
+    await w.writeFile(bytesSource(lonely), () => {});
+    await writeOthers(w, 4 * MiB, 9000);
+    for (let copy = 1; copy <= 2; copy++) {
+      const before = { reads: sink.reads, bytes: sink.bytesRead };
+      await w.writeFile(bytesSource(lonely.slice()), () => {});
+      expect(w.stats.duplicateFiles).toBe(copy);
+      if (copy === 1) {
+        expect(sink.reads - before.reads).toBe(1);
+        expect(sink.bytesRead - before.bytes).toBe(3000); // the tail, not its 1 MiB block
+      } else {
+        expect(sink.reads - before.reads).toBe(0); // the confirmed tail is kept
+      }
+    }
+    await w.finish();
+  });
+});
+
 /** Distinct small files of 512 KiB (two to a 1 MiB fragment block), `bytes` of them in all. */
 async function writeOthers(w: DataWriter, bytes: number, seed: number): Promise<void> {
   for (let i = 0; i * 512 * 1024 < bytes; i++) {
@@ -162,12 +202,15 @@ async function writeOthers(w: DataWriter, bytes: number, seed: number): Promise<
 }
 
 /**
- * A fragment "compressor" that stores blocks as they are: the writer caches fragment blocks only
- * when they are compressed (raw ones are read back with one pread and nothing to decode).
+ * A fragment "compressor" whose blocks count as compressed while keeping their bytes (read back
+ * through KEEPS_BYTES): the writer caches fragment blocks only when they are compressed, as
+ * a raw one is read back with one pread and nothing to decode.
  */
-class RawBlockCompressor implements BlockCompressor {
+const KEEPS_BYTES = { decompress: (block: Uint8Array) => block } as unknown as Compressor;
+
+class PretendCompressor implements BlockCompressor {
   async compress(block: Uint8Array): Promise<CompressedBlock> {
-    return { bytes: block, compressed: false };
+    return { bytes: block.slice(), compressed: true };
   }
   async close(): Promise<void> {}
 }

@@ -63,4 +63,44 @@ describe('FileSink', () => {
     expect(existsSync(target)).toBe(false);
     expect(readdirSync(tmp.path).filter((n) => n.includes('failed'))).toEqual([]);
   });
+
+  it('reads back staged, in-flight and written bytes without flushing the staging buffer', async () => {
+    const target = join(tmp.path, 'readback.img');
+    const sink = await FileSink.create(target);
+    const handle = (sink as unknown as { handle: { write: (...a: unknown[]) => Promise<unknown> } })
+      .handle;
+    const originalWrite = handle.write.bind(handle);
+    let writes = 0;
+    // Each write finishes only when the test lets it, so one can be caught in flight.
+    let letGo: (() => void)[] = [];
+    handle.write = (...args: unknown[]) => {
+      writes++;
+      return new Promise<void>((resolve) => letGo.push(resolve)).then(() => originalWrite(...args));
+    };
+    const all = pattern(3 * MiB + 1000, 11);
+    // 2 MiB + 1000 bytes: one write done, one in flight, 1000 bytes staged.
+    await sink.append(all.subarray(0, MiB));
+    await sink.append(all.subarray(MiB, MiB + 10)); // starts the first write
+    for (const go of letGo.splice(0)) go();
+    await sink.append(all.subarray(MiB + 10, 2 * MiB + 1000)); // the second write, held
+    expect(writes).toBe(2);
+    const staged = await sink.readAt(2 * MiB + 10, 500);
+    expect(Buffer.compare(staged, all.subarray(2 * MiB + 10, 2 * MiB + 510))).toBe(0);
+    expect(writes).toBe(2); // nothing flushed to read it
+    const fromFile = await sink.readAt(100, 5000);
+    expect(Buffer.compare(fromFile, all.subarray(100, 5100))).toBe(0);
+    // Across the written part, the write in flight and the staged bytes.
+    const across = sink.readAt(MiB - 50, MiB + 1000);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    for (const go of letGo.splice(0)) go();
+    expect(Buffer.compare(await across, all.subarray(MiB - 50, 2 * MiB + 950))).toBe(0);
+    expect(writes).toBe(2);
+    await expect(sink.readAt(2 * MiB + 900, 200)).rejects.toThrow(
+      /readback\.img: read of 200 bytes at 2098052 is past the end \(2098152\)/,
+    );
+    handle.write = originalWrite;
+    letGo = [];
+    await sink.commit();
+    expect(Buffer.compare(readFileSync(target), all.subarray(0, 2 * MiB + 1000))).toBe(0);
+  });
 });

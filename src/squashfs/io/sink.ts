@@ -6,7 +6,7 @@
  * FileSink writes to a temporary name beside the target and renames it into place on commit, so a
  * failed or interrupted write never leaves a partial image at the output path.
  */
-import { createReadStream, promises as fs } from 'node:fs';
+import { createReadStream, promises as fs, readSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -57,6 +57,8 @@ export class FileSink implements Sink {
   private spare: Buffer | null = Buffer.allocUnsafeSlow(BUFFER_SIZE);
   /** Bytes already handed to the file. */
   private flushed = 0;
+  /** Bytes whose write has finished (the rest of `flushed` is the write in progress). */
+  private written = 0;
   /** The write handed to the file and not yet finished. */
   private writing: Promise<void> | null = null;
   private closed = false;
@@ -116,6 +118,7 @@ export class FileSink implements Sink {
     const write = this.handle.write(bytes, 0, length, at).then(
       () => {
         this.spare = bytes;
+        this.written = at + length;
       },
       (err: unknown) => {
         throw ioError(err, this.finalPath, 'write image');
@@ -147,11 +150,13 @@ export class FileSink implements Sink {
     );
   }
 
-  /** Waits for the write in progress, if any (and reports its failure). */
+  /**
+   * Waits for the write in progress, if any, and reports its failure, then and at every later
+   * call: once a write has failed, the image is broken. (Taking the write on the first call
+   * would let a second caller go on while it is still running.)
+   */
   private async settle(): Promise<void> {
-    const writing = this.writing;
-    this.writing = null;
-    await writing;
+    await this.writing;
   }
 
   /** Everything appended so far is in the file. */
@@ -160,15 +165,44 @@ export class FileSink implements Sink {
     await this.settle();
   }
 
+  /**
+   * Bytes still staged are copied from memory, and bytes in the write in progress are read once
+   * it has finished: reading back a recent fragment block (a duplicate check) used to flush the
+   * staging buffer and wait for the write, a stall of the whole pipeline each time.
+   *
+   * Written bytes are read with a synchronous pread. They were written moments ago and are in
+   * the page cache, so the call takes microseconds, where a threadpool job waited its turn behind
+   * the reads of the files ahead (on small-20000 uncompressed, 745 read-backs spent 250-400 ms).
+   */
   async readAt(position: number, length: number): Promise<Uint8Array> {
-    if (position + length > this.flushed) await this.flush();
-    else await this.settle();
+    if (position < 0 || position + length > this.position) {
+      throw ioError(
+        new Error(`read of ${length} bytes at ${position} is past the end (${this.position})`),
+        this.finalPath,
+        'read back image',
+      );
+    }
     const out = Buffer.allocUnsafe(length);
-    try {
-      const { bytesRead } = await this.handle.read(out, 0, length, position);
-      if (bytesRead !== length) throw new Error(`short read at ${position}`);
-    } catch (err) {
-      throw ioError(err, this.finalPath, 'read back image');
+    let done = 0;
+    while (done < length) {
+      const at = position + done;
+      if (at >= this.flushed) {
+        // Staged: `flushed` and `staging` change only together, and nothing awaits in between.
+        const from = at - this.flushed;
+        out.set(this.staging.subarray(from, from + length - done), done);
+        done = length;
+      } else if (at < this.written) {
+        const n = Math.min(length - done, this.written - at);
+        try {
+          const bytesRead = readSync(this.handle.fd, out, done, n, at);
+          if (bytesRead !== n) throw new Error(`short read at ${at}`);
+        } catch (err) {
+          throw ioError(err, this.finalPath, 'read back image');
+        }
+        done += n;
+      } else {
+        await this.settle();
+      }
     }
     return out;
   }
@@ -181,6 +215,7 @@ export class FileSink implements Sink {
       throw ioError(err, this.finalPath, 'truncate image');
     }
     this.flushed = position;
+    this.written = position;
   }
 
   async patch(position: number, bytes: Uint8Array): Promise<void> {

@@ -514,31 +514,33 @@ export class DataWriter {
   private async sameTail(c: number, tail: Uint8Array): Promise<boolean> {
     const known = this.confirmedTails.get(c);
     if (known) return Buffer.compare(known, tail) === 0;
-    const stored = await this.fragmentBytes(this.files.fragment.get(c));
-    const offset = this.files.fragmentOffset.get(c);
-    const earlier = stored.subarray(offset, offset + this.tailLengths.get(c));
+    const earlier = await this.storedTail(c);
     if (Buffer.compare(earlier, tail) !== 0) return false;
     this.confirmedTails.set(c, copyOf(tail));
     return true;
   }
 
-  /** The uncompressed bytes of fragment block `index` (open, queued, or read back from the image). */
-  private async fragmentBytes(index: number): Promise<Uint8Array> {
+  /**
+   * The stored tail of row `c`: from its fragment block if that is in memory (open, queued or
+   * cached); read back from the image otherwise, only the tail itself from a block stored raw,
+   * the whole block, decompressed and then cached, from a compressed one.
+   */
+  private async storedTail(c: number): Promise<Uint8Array> {
+    const index = this.files.fragment.get(c);
+    const offset = this.files.fragmentOffset.get(c);
+    const end = offset + this.tailLengths.get(c);
     for (const frag of [this.open.small, this.open.tail]) {
-      if (frag?.index === index) return frag.bytes.subarray(0, frag.length);
+      if (frag?.index === index) return frag.bytes.subarray(offset, end);
     }
-    const queued = this.queuedFragments.get(index);
-    if (queued) return queued;
-    const cached = this.recentFragments.get(index);
-    if (cached) return cached;
+    const inMemory = this.queuedFragments.get(index) ?? this.recentFragments.get(index);
+    if (inMemory) return inMemory.subarray(offset, end);
     const entry = this.fragmentSlots[index]!;
+    if (entry.sizeWord & DATA_UNCOMPRESSED)
+      return this.sink.readAt(entry.start + offset, end - offset);
     const stored = await this.sink.readAt(entry.start, entry.sizeWord & DATA_SIZE_MASK);
-    const bytes =
-      entry.sizeWord & DATA_UNCOMPRESSED
-        ? stored
-        : this.opts.decompressor.decompress(stored, this.opts.blockSize);
+    const bytes = this.opts.decompressor.decompress(stored, this.opts.blockSize);
     this.recentFragments.set(index, bytes);
-    return bytes;
+    return bytes.subarray(offset, end);
   }
 }
 
