@@ -52,9 +52,9 @@ export interface ScanOptions {
 /** Per-directory parallelism: enough to keep libuv's 4 threads busy, few open descriptors. */
 const CONCURRENCY = 32;
 /**
- * Directories listed (readdir, then the batched lstat) at once across the whole scan. Listing one
- * after another left the main thread idle half the time on small-20000 (1 100 directories, two
- * threadpool round trips each); each listing holds one descriptor.
+ * Directories listed (readdir and the lstat of each entry) at once across the whole scan.
+ * Listing one after another left the main thread idle half the time on small-20000 (1 100
+ * directories, two threadpool round trips each); each listing holds one descriptor.
  */
 const LISTINGS = 8;
 /** squashfs stores name length - 1 in a u16 but the kernel refuses names over 256 bytes. */

@@ -79,7 +79,7 @@ describe.runIf(lister)('native directory listing', () => {
   let dir: string;
   let server: net.Server;
   beforeAll(async () => {
-    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lstat-batch-'));
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dir-listing-'));
     fs.writeFileSync(path.join(dir, 'file'), 'some bytes');
     fs.linkSync(path.join(dir, 'file'), path.join(dir, 'hardlink'));
     fs.mkdirSync(path.join(dir, 'subdir'));

@@ -78,7 +78,7 @@ function build(make: (bytes: Uint8Array, step: number) => FileSource): DirNode {
     ),
     zeros: tree.file(make(new Uint8Array(300_000), step)),
     // Another copy of `small` once more blocks have been written, so that the chunks of the
-    // first copy have been recycled (regression: the tail cache kept a Buffer's slice(), a view
+    // first copy have been recycled (regression: a tail cache kept a Buffer's slice(), a view
     // of the recycled chunk, and the copy was no longer found).
     'zz-other': tree.file(make(sample(400_000, 4), step)),
     'zz-small-third': tree.file(make(small, 3000)),
