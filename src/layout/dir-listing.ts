@@ -13,13 +13,14 @@ import { loadNative } from '../squashfs/compress/native.js';
 import { inodeKeyOf, type HostStats } from './host-stat.js';
 
 /** Values per entry in the addon's output, in its order (see native/list-dir.c). */
-const ENTRY_FIELDS = 16;
+const ENTRY_FIELDS = 17;
 const ERRNO = 0;
 const NAME_START = 1;
 const NAME_LENGTH = 2;
 
 type ListDir = (
   dir: Uint8Array,
+  xattrs: boolean,
   callback: (errno: number, names?: Buffer, entries?: Float64Array) => void,
 ) => void;
 
@@ -29,22 +30,23 @@ export interface Listing {
   stats: (HostStats | undefined)[];
 }
 
-export type DirectoryLister = (dir: Buffer) => Promise<Listing | null>;
+/** `xattrs`: also tell, per entry, whether it has xattrs (HostStats.hasXattrs). */
+export type DirectoryLister = (dir: Buffer, xattrs: boolean) => Promise<Listing | null>;
 
 let lister: DirectoryLister | null | undefined;
 
 export function directoryLister(): DirectoryLister | null {
   if (lister === undefined) {
     const listDir = (loadNative() as { listDir?: ListDir } | null)?.listDir;
-    lister = typeof listDir === 'function' ? (dir) => list(listDir, dir) : null;
+    lister = typeof listDir === 'function' ? (dir, xattrs) => list(listDir, dir, xattrs) : null;
   }
   return lister;
 }
 
-function list(listDir: ListDir, dir: Buffer): Promise<Listing | null> {
+function list(listDir: ListDir, dir: Buffer, xattrs: boolean): Promise<Listing | null> {
   return new Promise((resolve) => {
     try {
-      listDir(dir, (errno, names, entries) => {
+      listDir(dir, xattrs, (errno, names, entries) => {
         if (errno !== 0 || !names || !entries) return resolve(null);
         const count = entries.length / ENTRY_FIELDS;
         const listing: Listing = { names: new Array(count), stats: new Array(count) };
@@ -90,6 +92,11 @@ class ListedStats implements HostStats {
   }
   get mtimeSeconds(): number {
     return this.f[this.o + 9]!;
+  }
+  /** From the size of the xattr name list; undefined where it was not read. */
+  get hasXattrs(): boolean | undefined {
+    const size = this.f[this.o + 16]!;
+    return size < 0 ? undefined : size > 0;
   }
   get rdev(): bigint {
     return this.u64(14);

@@ -212,10 +212,13 @@ class HostScanner {
    * yet started fail with the same error, so it is the one reported.
    */
   private async scanDirectory(dirPath: Buffer, stats: HostStats): Promise<DirNode> {
-    const { names, stats: known } = await this.listings.run(() => listDirectory(dirPath));
+    const { names, stats: known } = await this.listings.run(() =>
+      listDirectory(dirPath, this.readsXattrs),
+    );
     const meta = await this.meta(dirPath, stats, 'dir');
     // Most entries need nothing more read (stats from the listing, no symlink target, no
-    // xattrs): they are made at once, without a promise each; the others CONCURRENCY at a time.
+    // xattrs, or the listing says there are none): they are made at once, without a promise
+    // each; the others CONCURRENCY at a time.
     const scanned = new Array<ScannedEntry | undefined>(names.length);
     const withIo: number[] = [];
     const started: Promise<void>[] = [];
@@ -248,7 +251,12 @@ class HostScanner {
 
   /** Whether making the entry's node reads anything (`known`: its stats from the listing). */
   private needsIo(known: HostStats | undefined): boolean {
-    return known === undefined || this.readsXattrs || nodeKind(known) === 'symlink';
+    return known === undefined || this.wantsXattrs(known) || nodeKind(known) === 'symlink';
+  }
+
+  /** Whether xattrs are read for an inode with these stats. */
+  private wantsXattrs(stats: HostStats): boolean {
+    return this.readsXattrs && stats.hasXattrs !== false;
   }
 
   /**
@@ -315,7 +323,9 @@ class HostScanner {
 
   private leaf(leafPath: Buffer, stats: HostStats, kind: LeafKind): Awaitable<TreeNode> {
     const meta = this.statMeta(leafPath, stats);
-    if (kind === 'symlink' || this.readsXattrs) return this.leafWithIo(leafPath, stats, kind, meta);
+    if (kind === 'symlink' || this.wantsXattrs(stats)) {
+      return this.leafWithIo(leafPath, stats, kind, meta);
+    }
     return this.plainLeaf(leafPath, stats, kind, meta);
   }
 
@@ -325,7 +335,7 @@ class HostScanner {
     kind: LeafKind,
     meta: NodeMeta,
   ): Promise<TreeNode> {
-    await this.addXattrs(leafPath, kind, meta);
+    await this.addXattrs(leafPath, stats, kind, meta);
     if (kind === 'symlink') return { kind, target: await readTarget(leafPath), ...meta };
     return this.plainLeaf(leafPath, stats, kind, meta);
   }
@@ -350,7 +360,7 @@ class HostScanner {
 
   private async meta(nodePath: Buffer, stats: HostStats, kind: NodeKind): Promise<NodeMeta> {
     const meta = this.statMeta(nodePath, stats);
-    await this.addXattrs(nodePath, kind, meta);
+    await this.addXattrs(nodePath, stats, kind, meta);
     return meta;
   }
 
@@ -371,8 +381,13 @@ class HostScanner {
     return meta;
   }
 
-  private async addXattrs(nodePath: Buffer, kind: NodeKind, meta: NodeMeta): Promise<void> {
-    if (!this.readsXattrs) return;
+  private async addXattrs(
+    nodePath: Buffer,
+    stats: HostStats,
+    kind: NodeKind,
+    meta: NodeMeta,
+  ): Promise<void> {
+    if (!this.wantsXattrs(stats)) return;
     const xattrs = await this.xattrReader.read(nodePath, kind);
     if (xattrs !== undefined) meta.xattrs = xattrs;
   }
@@ -426,8 +441,8 @@ async function statSource(sourcePath: Buffer, follow: boolean): Promise<HostStat
 }
 
 /** By the addon where it can; otherwise Node's readdir, the entries then stat'ed one by one. */
-async function listDirectory(dirPath: Buffer): Promise<Listing> {
-  const listed = await directoryLister()?.(dirPath);
+async function listDirectory(dirPath: Buffer, xattrs: boolean): Promise<Listing> {
+  const listed = await directoryLister()?.(dirPath, xattrs);
   if (listed) return listed;
   try {
     return { names: await fsp.readdir(dirPath, { encoding: 'buffer' }), stats: [] };

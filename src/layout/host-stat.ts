@@ -26,6 +26,11 @@ export interface HostStats {
   readonly rdev: bigint;
   /** The identity hard links share: inode numbers are unique only within one device. */
   readonly inodeKey: string;
+  /**
+   * Whether the inode has any xattrs (of any namespace), where the listing could tell; then one
+   * without needs none read. Undefined: not known.
+   */
+  readonly hasXattrs?: boolean;
 }
 
 const MAX_MTIME = 0xffffffff;

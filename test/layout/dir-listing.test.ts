@@ -16,8 +16,8 @@ import { directoryLister, type Listing } from '../../src/layout/dir-listing.js';
 const lister = directoryLister();
 if (!lister) console.log('dir-listing: the native addon is not built; not tested');
 
-async function listed(dir: string): Promise<Listing> {
-  const listing = await lister!(Buffer.from(dir));
+async function listed(dir: string, xattrs = false): Promise<Listing> {
+  const listing = await lister!(Buffer.from(dir), xattrs);
   if (!listing) throw new Error(`${dir} was not listed`);
   return listing;
 }
@@ -150,10 +150,39 @@ describe.runIf(lister)('native directory listing', () => {
     }
   });
 
+  it.skipIf(process.getuid?.() !== 0)(
+    'tells which entries have xattrs when asked (trusted.* on a symlink needs root)',
+    async () => {
+      execFileSync('setfattr', ['-n', 'user.x', '-v', 'hello', path.join(dir, 'file')]);
+      execFileSync('setfattr', [
+        '-h',
+        '-n',
+        'trusted.s',
+        '-v',
+        'on-link',
+        path.join(dir, 'to-dir'),
+      ]);
+      try {
+        const got = await listed(dir, true);
+        expect(statsOf(got, 'file')!.hasXattrs).toBe(true);
+        expect(statsOf(got, 'hardlink')!.hasXattrs).toBe(true); // the same inode
+        expect(statsOf(got, 'to-dir')!.hasXattrs).toBe(true); // the link's own, not followed
+        expect(statsOf(got, 'subdir')!.hasXattrs).toBe(false);
+        expect(statsOf(got, 'dangling')!.hasXattrs).toBe(false);
+        expect(statsOf(got, 'fifo')!.hasXattrs).toBe(false);
+        const unasked = await listed(dir);
+        expect(unasked.stats.map((s) => s!.hasXattrs)).toEqual(unasked.names.map(() => undefined));
+      } finally {
+        execFileSync('setfattr', ['-x', 'user.x', path.join(dir, 'file')]);
+        execFileSync('setfattr', ['-h', '-x', 'trusted.s', path.join(dir, 'to-dir')]);
+      }
+    },
+  );
+
   it('gives null for what it cannot list, for Node to report', async () => {
-    expect(await lister!(Buffer.from(path.join(dir, 'nope')))).toBeNull();
-    expect(await lister!(Buffer.from(path.join(dir, 'file')))).toBeNull(); // not a directory
-    expect(await lister!(Buffer.from(`${dir}/bad\0name`))).toBeNull();
+    expect(await lister!(Buffer.from(path.join(dir, 'nope')), false)).toBeNull();
+    expect(await lister!(Buffer.from(path.join(dir, 'file')), false)).toBeNull(); // not a directory
+    expect(await lister!(Buffer.from(`${dir}/bad\0name`), true)).toBeNull();
   });
 });
 
