@@ -29,6 +29,7 @@ import { hostXattrReader, noXattrs, type XattrReader } from './host-xattrs.js';
 import { directoryLister, type Listing } from './dir-listing.js';
 import { mapLimited } from './map-limited.js';
 import { ReadBufferPool } from './read-buffers.js';
+import { ScanWarnings, type Warn } from './scan-warnings.js';
 import { Slots } from './slots.js';
 
 export interface ScanOptions {
@@ -81,7 +82,9 @@ type Awaitable<T> = T | Promise<T>;
 const WITH_IO = Symbol('with I/O');
 
 class HostScanner {
-  private readonly warn: (message: string) => void;
+  /** Held until the scan ends, then given in path order (see ScanWarnings). */
+  private readonly warnings = new ScanWarnings();
+  private readonly warn: Warn = this.warnings.add;
   private readonly xattrReader: XattrReader;
   private readonly excluded: Set<string>;
   /** Node promises by (dev, ino), set before the first await so a concurrent twin finds it. */
@@ -105,7 +108,6 @@ class HostScanner {
     private readonly sources: string[],
     private readonly options: ScanOptions,
   ) {
-    this.warn = options.onWarning ?? (() => {});
     this.readsXattrs = options.xattrs !== false;
     this.xattrReader = this.readsXattrs ? hostXattrReader(this.warn) : noXattrs;
     this.excluded = excludedKeys(options.exclude ?? [], sources);
@@ -128,7 +130,11 @@ class HostScanner {
   }
 
   async scan(): Promise<DirNode> {
-    return (await this.singleSourceRoot()) ?? this.syntheticRoot();
+    try {
+      return (await this.singleSourceRoot()) ?? (await this.syntheticRoot());
+    } finally {
+      this.warnings.flush(this.options.onWarning ?? (() => {}));
+    }
   }
 
   /**
@@ -300,7 +306,9 @@ class HostScanner {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') {
         throw ioError(err, displayPath(entryPath), 'stat');
       }
-      this.warn(`${displayPath(entryPath)} disappeared during the scan; skipped`);
+      this.warn(`${displayPath(entryPath)} disappeared during the scan; skipped`, {
+        path: entryPath,
+      });
       return undefined;
     }
   }
@@ -370,6 +378,7 @@ class HostScanner {
     if (mtime.clamped) {
       this.warn(
         `${displayPath(nodePath)}: modification time does not fit squashfs (1970..2106); stored as ${mtime.seconds}`,
+        { path: nodePath },
       );
     }
     const meta: NodeMeta = {
@@ -395,7 +404,9 @@ class HostScanner {
   private kindOrWarn(nodePath: Buffer, stats: HostStats): NodeKind | undefined {
     const kind = nodeKind(stats);
     if (kind === undefined) {
-      this.warn(`${displayPath(nodePath)}: file type squashfs cannot store; skipped`);
+      this.warn(`${displayPath(nodePath)}: file type squashfs cannot store; skipped`, {
+        path: nodePath,
+      });
     }
     return kind;
   }

@@ -23,6 +23,7 @@
 import fs from 'node:fs';
 import type { NodeKind, Xattr } from '../squashfs/tree.js';
 import { displayPath } from './host-paths.js';
+import type { Warn } from './scan-warnings.js';
 
 export interface XattrReader {
   /** The inode's xattrs sorted by name (byte order), or undefined when it has none. */
@@ -44,16 +45,15 @@ const STORABLE_PREFIXES = ['user.', 'trusted.', 'security.'];
 /** Errors that mean "no xattrs here" rather than "something went wrong". */
 const NOT_SUPPORTED = new Set(['ENOTSUP', 'EOPNOTSUPP']);
 
-export function hostXattrReader(warn: (message: string) => void): XattrReader {
+export function hostXattrReader(warn: Warn): XattrReader {
   return new HostXattrReader(warn);
 }
 
 class HostXattrReader implements XattrReader {
   private library: Promise<XattrLibrary | undefined> | undefined;
   private readonly hasProcFd = fs.existsSync(PROC_FD_DIR);
-  private readonly droppedNames = new Set<string>();
 
-  constructor(private readonly warn: (message: string) => void) {}
+  constructor(private readonly warn: Warn) {}
 
   async read(path: Buffer, kind: NodeKind): Promise<Xattr[] | undefined> {
     const library = await this.loadLibrary();
@@ -66,6 +66,7 @@ class HostXattrReader implements XattrReader {
       if (NOT_SUPPORTED.has(errorCode(err))) return undefined;
       this.warn(
         `cannot read extended attributes of ${displayPath(path)}: ${reason(err)}; storing none`,
+        { path },
       );
       return undefined;
     }
@@ -94,7 +95,9 @@ class HostXattrReader implements XattrReader {
   private readByName(library: XattrLibrary, path: Buffer, kind: NodeKind): Xattr[] | undefined {
     const name = path.toString('utf8');
     if (kind === 'symlink' || !Buffer.from(name, 'utf8').equals(path)) {
-      this.warn(`cannot read extended attributes of ${name} without /proc; storing none`);
+      this.warn(`cannot read extended attributes of ${name} without /proc; storing none`, {
+        path,
+      });
       return undefined;
     }
     return this.readAll(library, name, path);
@@ -114,12 +117,10 @@ class HostXattrReader implements XattrReader {
   /** Warns once per dropped name, not once per file: one ACL'd tree would flood the output. */
   private isStorable(name: string, path: Buffer): boolean {
     if (STORABLE_PREFIXES.some((prefix) => name.startsWith(prefix))) return true;
-    if (!this.droppedNames.has(name)) {
-      this.droppedNames.add(name);
-      this.warn(
-        `extended attribute ${name} (first seen on ${displayPath(path)}) cannot be stored in squashfs; dropped`,
-      );
-    }
+    this.warn(
+      `extended attribute ${name} (first seen on ${displayPath(path)}) cannot be stored in squashfs; dropped`,
+      { path, once: `xattr ${name}` },
+    );
     return false;
   }
 }

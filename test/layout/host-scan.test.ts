@@ -387,6 +387,47 @@ describe('scanSources: what is left out', () => {
   });
 });
 
+describe('scanSources: warnings', () => {
+  it('gives them in path order, whatever order the directories were listed in', async () => {
+    const src = tempDir();
+    const layout: Record<string, Record<string, string>> = {};
+    for (let i = 0; i < 30; i++) layout[`d${String(i).padStart(2, '0')}`] = { f: 'x', late: '' };
+    populate(src, { ...layout, zz: 'y' });
+    // Modification times squashfs cannot store (after 2106): one warning each.
+    const late = new Date('2200-01-01T00:00:00Z');
+    const clamped = [...Object.keys(layout).map((d) => path.join(d, 'late')), 'zz'];
+    for (const p of clamped) fs.utimesSync(path.join(src, p), late, late);
+
+    const runs: string[][] = [];
+    for (let run = 0; run < 3; run++) {
+      const { result, warnings } = scanWithWarnings([src]);
+      await result;
+      runs.push(warnings);
+    }
+    // Sorted by path: the root's own file `zz` last, though it is met before any subdirectory.
+    const expected = clamped.map(
+      (p) =>
+        `${path.join(src, p)}: modification time does not fit squashfs (1970..2106); stored as 4294967295`,
+    );
+    for (const warnings of runs) expect(warnings).toEqual(expected);
+  });
+
+  it('names a dropped xattr once, on the first path in order', async () => {
+    const { ScanWarnings } = await import('../../src/layout/scan-warnings.js');
+    const w = new ScanWarnings();
+    w.add('dropped on b', { path: Buffer.from('/t/b'), once: 'xattr system.x' });
+    w.add('about the scan');
+    w.add('dropped on a', { path: Buffer.from('/t/a'), once: 'xattr system.x' });
+    w.add('another name', { path: Buffer.from('/t/c'), once: 'xattr system.y' });
+    w.add('a vanished', { path: Buffer.from('/t/a') });
+    const out: string[] = [];
+    w.flush((m) => out.push(m));
+    expect(out).toEqual(['about the scan', 'dropped on a', 'a vanished', 'another name']);
+    w.flush((m) => out.push(m));
+    expect(out.length).toBe(4); // given once
+  });
+});
+
 describe('scanSources: xattrs', () => {
   it.skipIf(!isRoot)('reads user. and trusted. xattrs, sorted by name', async () => {
     const src = tempDir();
