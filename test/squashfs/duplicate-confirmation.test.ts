@@ -103,15 +103,7 @@ describe('confirming a duplicate of a small file', () => {
 
   it('reads a fragment block back once for many copies of a content whose block had left the cache', async () => {
     const sink = new CountingSink();
-    const w = await DataWriter.create(
-      sink,
-      options({
-        blockSize: MiB,
-        fragmentCompressor: new PretendCompressor(),
-        decompressor: KEEPS_BYTES,
-        inFlight: 2,
-      }),
-    );
+    const w = await cachingWriter(sink);
     // 20 originals, each alone in its 1 MiB fragment block.
     const originals = Array.from({ length: 20 }, (_, i) => distinct(900 * 1024, 100 + i));
     for (const o of originals) await w.writeFile(bytesSource(o), () => {});
@@ -132,15 +124,7 @@ describe('confirming a duplicate of a small file', () => {
 
   it('keeps a tail that had a duplicate after its block has left the cache', async () => {
     const sink = new CountingSink();
-    const w = await DataWriter.create(
-      sink,
-      options({
-        blockSize: MiB,
-        fragmentCompressor: new PretendCompressor(),
-        decompressor: KEEPS_BYTES,
-        inFlight: 2,
-      }),
-    );
+    const w = await cachingWriter(sink);
     const popular = distinct(3000, 7);
     await w.writeFile(bytesSource(popular), () => {});
     await w.writeFile(bytesSource(popular.slice()), () => {}); // confirmed from the open block
@@ -151,18 +135,10 @@ describe('confirming a duplicate of a small file', () => {
     expect(sink.reads - before).toBe(0);
     // A content without an earlier duplicate is confirmed by reading its block back.
     const lonely = distinct(3000, 8);
-    const w2 = await DataWriter.create(
-      new CountingSink(),
-      options({
-        blockSize: MiB,
-        fragmentCompressor: new PretendCompressor(),
-        decompressor: KEEPS_BYTES,
-        inFlight: 2,
-      }),
-    );
+    const sink2 = new CountingSink();
+    const w2 = await cachingWriter(sink2);
     await w2.writeFile(bytesSource(lonely), () => {});
     await writeOthers(w2, FRAGMENT_CACHE_BYTES + 2 * MiB, 9000);
-    const sink2 = (w2 as unknown as { sink: CountingSink }).sink;
     const before2 = sink2.reads;
     await w2.writeFile(bytesSource(lonely.slice()), () => {});
     expect(w2.stats.duplicateFiles).toBe(1);
@@ -193,6 +169,19 @@ describe('confirming a duplicate against a raw fragment block', () => {
     await w.finish();
   });
 });
+
+/** 1 MiB blocks, fragment blocks "compressed" (so cached), few blocks in flight. */
+function cachingWriter(sink: CountingSink): Promise<DataWriter> {
+  return DataWriter.create(
+    sink,
+    options({
+      blockSize: MiB,
+      fragmentCompressor: new PretendCompressor(),
+      decompressor: KEEPS_BYTES,
+      inFlight: 2,
+    }),
+  );
+}
 
 /** Distinct small files of 512 KiB (two to a 1 MiB fragment block), `bytes` of them in all. */
 async function writeOthers(w: DataWriter, bytes: number, seed: number): Promise<void> {
