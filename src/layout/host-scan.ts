@@ -18,8 +18,6 @@ import { baseName, childPath, displayPath, hostPath, pathKey } from './host-path
 import {
   deviceNumbers,
   fromNodeStats,
-  isDirectory,
-  isRegularFile,
   mtimeSeconds,
   nodeKind,
   permissionBits,
@@ -148,7 +146,7 @@ class HostScanner {
     }
     const sourcePath = hostPath(source);
     const stats = await statSource(sourcePath, true);
-    return isDirectory(stats) ? this.scanDirectory(sourcePath, stats) : undefined;
+    return nodeKind(stats) === 'dir' ? this.scanDirectory(sourcePath, stats) : undefined;
   }
 
   /**
@@ -381,13 +379,7 @@ class HostScanner {
         { path: nodePath },
       );
     }
-    const meta: NodeMeta = {
-      mode: permissionBits(stats),
-      uid: stats.uid,
-      gid: stats.gid,
-      mtime: mtime.seconds,
-    };
-    return meta;
+    return { mode: permissionBits(stats), uid: stats.uid, gid: stats.gid, mtime: mtime.seconds };
   }
 
   private async addXattrs(
@@ -420,7 +412,7 @@ class HostScanner {
     return (
       this.output !== undefined &&
       stats.size === this.output.size &&
-      isRegularFile(stats) &&
+      nodeKind(stats) === 'file' &&
       stats.inodeKey === this.output.inode
     );
   }

@@ -80,14 +80,6 @@ export function nodeKind(stats: HostStats): NodeKind | undefined {
   }
 }
 
-export function isDirectory(stats: HostStats): boolean {
-  return (stats.mode & constants.S_IFMT) === constants.S_IFDIR;
-}
-
-export function isRegularFile(stats: HostStats): boolean {
-  return (stats.mode & constants.S_IFMT) === constants.S_IFREG;
-}
-
 /**
  * glibc's gnu_dev_major/gnu_dev_minor: the low 8 bits of minor and 12 bits of major sit in the
  * low 20 bits of dev_t (the historical layout), the remaining bits above bit 20 and bit 32.
