@@ -21,17 +21,15 @@ describe('scripts/build-native.js without a compiler', () => {
   let work: TempDir;
   beforeAll(async () => {
     work = await makeTempDir('build-native');
-    for (const p of ['package.json', 'scripts/build-native.js', 'native/binding.gyp']) {
+    for (const p of ['package.json', 'scripts/build-native.js']) {
       mkdirSync(dirname(join(work.path, p)), { recursive: true });
       cpSync(join(ROOT, p), join(work.path, p));
     }
-    // The addon's sources as the package ships them (package.json "files").
-    const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { files: string[] };
-    for (const f of pkg.files.filter(
-      (f) => f.startsWith('native/') && f !== 'native/binding.gyp',
-    )) {
-      cpSync(join(ROOT, f), join(work.path, f));
-    }
+    // The addon's sources (what the packed package ships is checked below), without a build.
+    cpSync(join(ROOT, 'native'), join(work.path, 'native'), {
+      recursive: true,
+      filter: (src) => !src.startsWith(join(ROOT, 'native/build')),
+    });
     const modules = join(work.path, 'node_modules');
     mkdirSync(modules);
     const lzma = dirname(require.resolve('lzma-native/package.json'));
@@ -81,4 +79,69 @@ describe('scripts/build-native.js without a compiler', () => {
     expect(r.stdout).toMatch(/TSQUASHFS_SKIP_NATIVE=1/);
     expect(existsSync(join(work.path, 'native/build'))).toBe(false);
   });
+});
+
+/**
+ * The package as `npm pack` makes it: its native/ folder must hold every file binding.gyp builds
+ * from and every header those files include, or the addon of an installed tsquashfs fails to
+ * build and every engine quietly falls back to the slow path. (0.1.0's "files" list named each
+ * source by hand and missed list-dir.c and list-dir.h.) The build itself is real: node-gyp in
+ * the unpacked package, without the lzma-native rebuild.
+ */
+describe('the packed package', () => {
+  let work: TempDir;
+  beforeAll(async () => {
+    work = await makeTempDir('packed');
+  });
+  afterAll(async () => {
+    await work?.cleanup();
+  });
+
+  it('ships the addon sources and builds an addon with every entry point', () => {
+    const packed = spawnSync(
+      'npm',
+      ['pack', '--ignore-scripts', '--json', '--pack-destination', work.path],
+      { cwd: ROOT, encoding: 'utf8' },
+    );
+    expect(packed.status, packed.stderr).toBe(0);
+    const [{ filename }] = JSON.parse(packed.stdout) as [{ filename: string }];
+    const untar = spawnSync('tar', ['-xzf', join(work.path, filename), '-C', work.path], {
+      encoding: 'utf8',
+    });
+    expect(untar.status, untar.stderr).toBe(0);
+    const pkg = join(work.path, 'package');
+
+    const gyp = readFileSync(join(ROOT, 'native/binding.gyp'), 'utf8');
+    const sources = [...gyp.matchAll(/"([\w-]+\.c)"/g)].map((m) => m[1]!);
+    expect(sources.length).toBeGreaterThan(0);
+    const headers = new Set<string>();
+    for (const c of sources) {
+      for (const m of readFileSync(join(ROOT, 'native', c), 'utf8').matchAll(
+        /^#include "([^"]+)"/gm,
+      )) {
+        headers.add(m[1]!);
+      }
+    }
+    for (const f of [...sources, ...headers]) {
+      expect(existsSync(join(pkg, 'native', f)), `native/${f} is not in the package`).toBe(true);
+    }
+
+    const built = spawnSync(process.execPath, ['scripts/build-native.js'], {
+      cwd: pkg,
+      encoding: 'utf8',
+      env: { ...process.env, TSQUASHFS_SKIP_LZMA_REBUILD: '1' },
+      timeout: 300_000,
+    });
+    expect(built.status, built.stderr).toBe(0);
+    expect(built.stdout).toMatch(/built native engine/);
+    const addon = join(pkg, 'native/build/Release/tsquashfs_native.node');
+    const exported = spawnSync(
+      process.execPath,
+      ['-e', `console.log(Object.keys(require(${JSON.stringify(addon)})).sort().join(' '))`],
+      { encoding: 'utf8', env: { ...process.env, TSQUASHFS_NATIVE: '1' } },
+    );
+    expect(exported.stdout.trim().split(' ')).toEqual(
+      expect.arrayContaining(['deflate', 'listDir', 'readFiles', 'xxh64Digest', 'xxh64Update']),
+    );
+  }, 330_000);
 });
