@@ -14,8 +14,9 @@
  * queue order; a file's row in the FileTable is complete once `finish()` has resolved.
  *
  * Duplicate files are found before anything of them is compressed. Each file's bytes are hashed
- * with xxhash64 as they stream through. A file can only duplicate an earlier file of the same
- * size; such a candidate's blocks are held back (up to HOLD_LIMIT bytes) until its hash is known.
+ * with xxhash64 as they stream through, unless no other file of the tree has its size
+ * (`repeatedSizes`). A file can only duplicate an earlier file of the same size; such a
+ * candidate's blocks are held back (up to HOLD_LIMIT bytes) until its hash is known.
  * When an earlier file has the same size and hash, the match is confirmed byte for byte against
  * that file's stored blocks (decompressed) and its fragment, and the held blocks are dropped
  * without ever being compressed. A candidate larger than HOLD_LIMIT is written as it streams;
@@ -35,6 +36,7 @@ import { f64Column, u32Column } from './column.js';
 import { FileTable } from './file-table.js';
 import { HashIndex } from './hash-index.js';
 import { OrderedOutput, type Stored } from './ordered-output.js';
+import type { RepeatedSizes } from './repeated-sizes.js';
 
 export type { FileData } from './file-table.js';
 
@@ -48,6 +50,11 @@ export interface DataWriterOptions {
   decompressor: Compressor;
   fragments: 'never' | 'small' | 'always';
   duplicates: boolean;
+  /**
+   * The sizes more than one file of the tree has, when the caller knows every file up front. A
+   * file of any other size is not hashed: it cannot match any file. Without it, every file is.
+   */
+  repeatedSizes?: RepeatedSizes;
   sparse: boolean;
   /** Blocks queued for compression and writing at most at once. */
   inFlight: number;
@@ -185,7 +192,11 @@ export class DataWriter {
     const row = files.add(size);
     this.tailLengths.push(0);
     this.doneTickets.push(0);
-    const hash = this.newHash();
+    const mayRepeat =
+      this.opts.duplicates &&
+      size > 0 &&
+      (this.opts.repeatedSizes === undefined || this.opts.repeatedSizes.has(size));
+    const hash = mayRepeat ? this.newHash() : null;
     let held: HeldBlock[] | null = this.opts.duplicates && this.sizes.has(size) ? [] : null;
     let heldBytes = 0;
     let start: { position: number } | null = null;
@@ -238,7 +249,7 @@ export class DataWriter {
     for await (const chunk of chunks) {
       if (total + chunk.length > size) throw changed(source, size, total + chunk.length, 'more');
       total += chunk.length;
-      hash.update(chunk);
+      hash?.update(chunk);
       onBytes(chunk.length);
       let at = 0;
       while (at < chunk.length) {
@@ -280,7 +291,7 @@ export class DataWriter {
       if (tail.length > 0 && !useFragment) await addBlock(tail, tailOwned);
       files.sparse.set(row, source.sparseOnDisk ? sparseBytes : 0);
 
-      const key = this.opts.duplicates && size > 0 ? splitHash(hash.digest()) : null;
+      const key = hash ? splitHash(hash.digest()) : null;
       const candidates = key === null ? [] : this.candidates(key, size);
       const ownTail = useFragment ? tail : null;
       if (held) {
@@ -311,8 +322,8 @@ export class DataWriter {
         files.blocksStart.set(row, hasBlocks ? begin.position : 0);
       });
       if (useFragment) await this.addToFragment(tail, row, size >= bs);
-      this.sizes.add(size);
       if (key !== null) {
+        this.sizes.add(size);
         this.tailLengths.set(row, useFragment ? tail.length : 0);
         this.doneTickets.set(row, done);
         this.seen.add(key.hi, key.lo, row);

@@ -35,6 +35,7 @@ import type { WriteOptions, WriteReport } from './options.js';
 import type { PlannedDir } from './planned-inodes.js';
 import { planTree } from './planner.js';
 import { Prefetcher } from './prefetch.js';
+import { RepeatedSizes } from './repeated-sizes.js';
 import { XattrWriter } from './xattr-writer.js';
 
 const PAD_TO = 4096;
@@ -126,6 +127,8 @@ async function writeFileData(
       ? createBlockCompressor(options.compression ?? { name: 'gzip' }, blockSize, workers)
       : null;
   let prefetch: Prefetcher | undefined;
+  const { files, inodes } = plan;
+  const sourceOf = (i: number): FileSource => (inodes.nodes[files[i]!] as FileNode).source;
   try {
     const data = await DataWriter.create(sink, {
       blockSize,
@@ -134,6 +137,9 @@ async function writeFileData(
       decompressor: compressor,
       fragments: what.fragments,
       duplicates: what.duplicates,
+      repeatedSizes: what.duplicates
+        ? RepeatedSizes.of(files.length, (i) => sourceOf(i).size)
+        : undefined,
       sparse: options.sparse ?? true,
       // Enough blocks queued to keep every worker busy while the head of the queue is written.
       inFlight: 2 * Math.max(workers, 1) + 2,
@@ -141,8 +147,6 @@ async function writeFileData(
     });
     // By inode row: the file's row in data.files (-1 for anything but a regular file).
     const fileRows = new Int32Array(plan.inodeCount).fill(-1);
-    const { files, inodes } = plan;
-    const sourceOf = (i: number): FileSource => (inodes.nodes[files[i]!] as FileNode).source;
     prefetch = new Prefetcher(files.length, sourceOf, PREFETCH_BYTES, PREFETCH_FILES);
     const progress = { filesDone: 0, filesTotal: files.length, bytesRead: 0, bytesTotal: 0 };
     for (let i = 0; i < files.length; i++) progress.bytesTotal += sourceOf(i).size;
