@@ -103,4 +103,63 @@ describe('FileSink', () => {
     await sink.commit();
     expect(Buffer.compare(readFileSync(target), all.subarray(0, 2 * MiB + 1000))).toBe(0);
   });
+
+  it('keeps two writes in flight, waits for the oldest when no buffer is free, and reads bytes of a write that finished early only after the ones before it', async () => {
+    const target = join(tmp.path, 'three.img');
+    const sink = await FileSink.create(target);
+    const handle = (sink as unknown as { handle: { write: (...a: unknown[]) => Promise<unknown> } })
+      .handle;
+    const originalWrite = handle.write.bind(handle);
+    const held: (() => void)[] = [];
+    handle.write = (...args: unknown[]) =>
+      new Promise<void>((resolve) => held.push(resolve)).then(() => originalWrite(...args));
+    const all = pattern(3 * MiB + 10, 5);
+    // Two full buffers go out at once, and the writer is not kept waiting (regression: with one
+    // write in flight, the second buffer waited for the first write).
+    await sink.append(all.subarray(0, 2 * MiB));
+    expect(held.length).toBe(2);
+    // A third full buffer needs a free one: append waits for the oldest write.
+    let third = false;
+    const appended = sink.append(all.subarray(2 * MiB, 3 * MiB + 10)).then(() => (third = true));
+    // The second write finishes first: its bytes are read only once the first has finished too.
+    held[1]!();
+    let read = false;
+    const second = sink.readAt(MiB + 5, 100).then((b) => ((read = true), b));
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    expect(third).toBe(false);
+    expect(read).toBe(false);
+    held[0]!();
+    expect(Buffer.compare(await second, all.subarray(MiB + 5, MiB + 105))).toBe(0);
+    await appended;
+    expect(third).toBe(true);
+    expect(held.length).toBe(3);
+    for (const go of held.slice(2)) go();
+    handle.write = originalWrite;
+    await sink.commit();
+    expect(Buffer.compare(readFileSync(target), all)).toBe(0);
+  });
+
+  it('writes on after a short write instead of losing the rest of the buffer', async () => {
+    const target = join(tmp.path, 'short.img');
+    const sink = await FileSink.create(target);
+    const handle = (
+      sink as unknown as {
+        handle: {
+          write: (b: Uint8Array, o: number, n: number, at: number) => Promise<unknown>;
+        };
+      }
+    ).handle;
+    const originalWrite = handle.write.bind(handle);
+    let calls = 0;
+    // Every write writes at most 300 000 bytes, as a write can when the disk is nearly full.
+    handle.write = (b, o, n, at) => {
+      calls++;
+      return originalWrite(b, o, Math.min(n, 300_000), at);
+    };
+    const all = pattern(2 * MiB + 77, 9);
+    await sink.append(all);
+    await sink.commit();
+    expect(calls).toBeGreaterThan(7);
+    expect(Buffer.compare(readFileSync(target), all)).toBe(0);
+  });
 });
