@@ -24,9 +24,10 @@
  * Decompression always uses node:zlib (any correct inflater gives the same bytes).
  */
 import { createHash } from 'node:crypto';
+import { createRequire } from 'node:module';
 import zlib from 'node:zlib';
 import { zlib as libdeflateZlibUnguarded } from 'libdeflate';
-import pako from 'pako';
+import type Pako from 'pako';
 import { Compression } from '../format/constants.js';
 import { SquashfsError } from '../errors.js';
 import type {
@@ -102,6 +103,16 @@ const libdeflateWorks = verified(() => {
 /** Whether engine 'system-libdeflate' can be used here. */
 export function systemLibdeflateGzipAvailable(): boolean {
   return libdeflateWorks();
+}
+
+const require = createRequire(import.meta.url);
+let loadedPako: typeof Pako | undefined;
+/**
+ * pako, loaded on first use: it only runs where the addon is missing, and loading it took about
+ * 19 ms of every process's start (and of every compression worker's).
+ */
+function pako(): typeof Pako {
+  return (loadedPako ??= require('pako') as typeof Pako);
 }
 
 const PROCESS_EVENTS: string[] = ['uncaughtException', 'unhandledRejection'];
@@ -208,7 +219,7 @@ export class GzipCompressor implements Compressor {
     let best: Uint8Array | null = null;
     for (const strategy of this.strategies) {
       const settings = {
-        level: this.level as pako.DeflateFunctionOptions['level'],
+        level: this.level as Pako.DeflateFunctionOptions['level'],
         // zlib 1.2.9+ turns windowBits 8 into 9 for zlib streams; 9 is what it writes either way.
         windowBits: Math.max(this.windowBits, 9),
         memLevel: 8 as const,
@@ -222,7 +233,7 @@ export class GzipCompressor implements Compressor {
             : this.engine === 'native'
               ? loadNative()!.deflate(block, this.level, settings.windowBits, 8, settings.strategy)
               : this.engine === 'pako'
-                ? pako.deflate(block, settings)
+                ? pako().deflate(block, settings)
                 : zlib.deflateSync(block, settings);
       if (best === null || out.length < best.length) best = out;
     }

@@ -13,7 +13,8 @@
  * (zstd-frame.ts), refuse what no squashfs writer produces and what would pass `maxOut`, and run
  * fzstd's streaming decoder, counting its output and stopping it at `maxOut`.
  */
-import { Decompress } from 'fzstd';
+import { createRequire } from 'node:module';
+import type { Decompress as FzstdDecompress } from 'fzstd';
 import { Compression } from '../format/constants.js';
 import { SquashfsError } from '../errors.js';
 import type { Decompressor } from './compressor.js';
@@ -25,6 +26,13 @@ import { parseZstdFrame } from './zstd-frame.js';
  * `zstd -19` declares for a pipe, and bounds what fzstd allocates.
  */
 const MAX_WINDOW = 8 << 20;
+
+const require = createRequire(import.meta.url);
+let loadedFzstd: { Decompress: typeof FzstdDecompress } | undefined;
+/** fzstd, loaded on first use: only reading a zstd image needs it (12 ms of every start). */
+function fzstd(): { Decompress: typeof FzstdDecompress } {
+  return (loadedFzstd ??= require('fzstd') as { Decompress: typeof FzstdDecompress });
+}
 
 class OutputLimit extends Error {}
 
@@ -52,7 +60,7 @@ export class ZstdDecompressor implements Decompressor {
     const parts: Uint8Array[] = [];
     let length = 0;
     try {
-      new Decompress((chunk) => {
+      new (fzstd().Decompress)((chunk) => {
         length += chunk.length;
         if (length > maxOut) throw new OutputLimit();
         // fzstd reuses no chunk after handing it over, so keeping the views is safe.

@@ -8,7 +8,6 @@
  *   that copy made hashing the largest single cost of an uncompressed image's main thread.
  * - xxhash-wasm otherwise (or with TSQUASHFS_NATIVE=0).
  */
-import xxhash from 'xxhash-wasm';
 import { loadNative } from '../compress/native.js';
 
 export interface Hash64 {
@@ -65,6 +64,8 @@ export async function xxh64Factory(engine?: HashEngine): Promise<Hash64Factory> 
       };
     };
   }
+  // Imported only here: the native engine is the rule, and loading the wasm costs startup time.
+  const { default: xxhash } = await import('xxhash-wasm');
   const wasm = await xxhash();
   return () => wasm.create64();
 }
