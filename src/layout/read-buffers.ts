@@ -9,6 +9,10 @@
  * reused after whoever read into it has given it back with `give()`, which a consumer does only
  * once nothing refers to the chunk any more (see FileSource.recycle); a chunk never given back is
  * simply collected. At most `maxBytes` of free buffers are kept.
+ *
+ * The memory is shared (SharedArrayBuffer), so a compression worker can read a block of it in
+ * place: a block of a plain buffer had to be copied on the main thread before it could be sent
+ * (on binaries-120M at gzip 128K, about a quarter of the main thread's time).
  */
 
 /**
@@ -20,10 +24,10 @@ export const MIN_POOLED = 4 << 10;
 
 export class ReadBufferPool {
   /** Free buffers by size. */
-  private readonly free = new Map<number, ArrayBuffer[]>();
+  private readonly free = new Map<number, SharedArrayBuffer[]>();
   private freeBytes = 0;
   /** Buffers handed out and not yet given back: give() accepts only these, once. */
-  private readonly lent = new WeakSet<ArrayBuffer>();
+  private readonly lent = new WeakSet<SharedArrayBuffer>();
 
   constructor(private readonly maxBytes: number) {}
 
@@ -33,7 +37,7 @@ export class ReadBufferPool {
     const size = sizeClass(length);
     let memory = this.free.get(size)?.pop();
     if (memory) this.freeBytes -= size;
-    else memory = new ArrayBuffer(size);
+    else memory = new SharedArrayBuffer(size);
     this.lent.add(memory);
     return Buffer.from(memory, 0, length);
   }
@@ -41,7 +45,7 @@ export class ReadBufferPool {
   /** Gives back the memory of a chunk made from take(); anything else is ignored. */
   give(chunk: Uint8Array): void {
     const memory = chunk.buffer;
-    if (!(memory instanceof ArrayBuffer) || !this.lent.has(memory)) return;
+    if (!(memory instanceof SharedArrayBuffer) || !this.lent.has(memory)) return;
     this.lent.delete(memory);
     if (this.freeBytes + memory.byteLength > this.maxBytes) return;
     let list = this.free.get(memory.byteLength);

@@ -5,6 +5,7 @@
  * sources without recycle(), whatever the compression, worker count, duplicates and block
  * boundaries; and the FileSink must copy what it is given (appendCopies).
  */
+import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -25,18 +26,30 @@ function sample(n: number, seed: number): Uint8Array {
   return out;
 }
 
-/** Yields `bytes` in chunks of `step` copied into fresh buffers; counts and scribbles recycles. */
+/**
+ * Yields `bytes` in chunks of `step` copied into fresh buffers; counts and scribbles recycles.
+ * With `shared`, the chunks are in shared memory, as host files' read buffers are: a worker then
+ * compresses blocks of them where they are, so a chunk recycled too early would change the image.
+ */
 function scribblingSource(
   bytes: Uint8Array,
   step: number,
   recycled: { count: number },
+  shared = false,
 ): FileSource {
   return {
     size: bytes.length,
     description: 'scribbling source',
     async *read() {
       for (let at = 0; at < bytes.length; at += step) {
-        yield Buffer.from(bytes.subarray(at, at + step));
+        const part = bytes.subarray(at, at + step);
+        if (!shared) {
+          yield Buffer.from(part);
+          continue;
+        }
+        const chunk = new Uint8Array(new SharedArrayBuffer(part.length));
+        chunk.set(part);
+        yield chunk;
       }
     },
     recycle(chunk) {
@@ -92,18 +105,21 @@ async function image(root: DirNode, options: WriteOptions): Promise<Uint8Array> 
 }
 
 describe('chunks recycled by the writer', () => {
-  const cases: [string, WriteOptions][] = [
-    ['uncompressed', { uncompressedData: true, uncompressedFragments: true }],
-    ['gzip, inline', { workers: 0 }],
-    ['gzip, 2 workers', { workers: 2 }],
-    ['gzip, always fragments, 1 worker', { workers: 1, fragments: 'always' }],
+  const cases: [string, WriteOptions, boolean][] = [
+    ['uncompressed', { uncompressedData: true, uncompressedFragments: true }, false],
+    ['gzip, inline', { workers: 0 }, false],
+    ['gzip, 2 workers', { workers: 2 }, false],
+    ['gzip, always fragments, 1 worker', { workers: 1, fragments: 'always' }, false],
+    ['gzip, 2 workers, chunks in shared memory', { workers: 2 }, true],
+    ['xz, 2 workers, chunks in shared memory', { workers: 2, compression: { name: 'xz' } }, true],
+    ['gzip, inline, chunks in shared memory', { workers: 0 }, true],
   ];
-  for (const [name, options] of cases) {
+  for (const [name, options, shared] of cases) {
     it(`${name}: the image is the one written without recycling`, async () => {
       const recycled = { count: 0 };
       const want = await image(build(plainSource), options);
       const got = await image(
-        build((b, s) => scribblingSource(b, s, recycled)),
+        build((b, s) => scribblingSource(b, s, recycled, shared)),
         options,
       );
       expect(recycled.count).toBeGreaterThan(0);
@@ -134,6 +150,47 @@ describe('chunks recycled by the writer', () => {
     expect(recycled.count).toBe(0);
   });
 });
+
+describe('fragment buffers', () => {
+  it('are not reused while a sink that keeps references holds an incompressible block of one', async () => {
+    // Small random files, one to a 128 KiB fragment block: more blocks than the 44 MiB cache
+    // holds, so buffers are evicted and offered for reuse. Stored raw, a block is the buffer
+    // itself (the worker reads it in shared memory and sends nothing back).
+    const files: Record<string, ReturnType<typeof tree.file>> = {};
+    for (let i = 0; i < 400; i++) {
+      files[`f${String(i).padStart(3, '0')}`] = tree.file(randomBytes(120_000));
+    }
+    const root = tree.dir(files);
+    const want = await image(root, { workers: 2 });
+    const kept: Uint8Array[] = [];
+    const sink = {
+      position: 0,
+      async append(b: Uint8Array) {
+        kept.push(b); // a reference, not a copy
+        this.position += b.length;
+      },
+      async readAt(p: number, n: number) {
+        return concat(kept).slice(p, p + n);
+      },
+      async rewind() {
+        throw new Error('not expected');
+      },
+      async patch(p: number, b: Uint8Array) {
+        const all = concat(kept);
+        all.set(b, p);
+        kept.splice(0, kept.length, all);
+      },
+      async commit() {},
+      async abort() {},
+    };
+    await writeImage(root, sink, { workers: 2 });
+    expect(Buffer.compare(concat(kept), want)).toBe(0);
+  }, 60_000);
+});
+
+function concat(parts: Uint8Array[]): Uint8Array {
+  return new Uint8Array(Buffer.concat(parts));
+}
 
 describe('FileSink', () => {
   let tmp: TempDir;

@@ -2,6 +2,7 @@
  * The compression pool: worker results equal the compressor run on this thread, and handing a
  * block to a worker never damages the caller's memory.
  */
+import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import type { CompressionOptions } from '../../src/squashfs/compress/compressor.js';
 import { createCompressor } from '../../src/squashfs/compress/index.js';
@@ -34,6 +35,38 @@ describe('compression pool', () => {
           expect(got[i]!.compressed, `block ${i}`).toBe(e !== null);
           expect(Buffer.from(got[i]!.bytes).equals(e ?? blocks[i]!), `block ${i}`).toBe(true);
         }
+      } finally {
+        await pool.close();
+      }
+    });
+  }
+
+  for (const [options, workers] of [
+    [{ name: 'xz' }, 2],
+    [{ name: 'xz' }, 0],
+    [{ name: 'gzip' }, 2],
+  ] as [CompressionOptions, number][]) {
+    it(`${options.name}, ${workers} workers: a block in shared memory is compressed where it is, and an incompressible one comes back as the caller's own`, async () => {
+      // lzma-native throws on shared memory: the compressing thread copies it first.
+      const blockSize = 65536;
+      const inline = createCompressor(options, blockSize);
+      const pool = createBlockCompressor(options, blockSize, workers);
+      try {
+        const shared = new Uint8Array(new SharedArrayBuffer(4 * blockSize));
+        // Past the first 128 KiB, which the pool compresses on this thread before it starts any.
+        shared.set(sample(3 * blockSize, 4));
+        shared.set(randomBytes(blockSize), 3 * blockSize);
+        const copy = Buffer.from(shared);
+        const blocks = [0, 1, 2, 3].map((i) => shared.subarray(i * blockSize, (i + 1) * blockSize));
+        const got = await Promise.all(blocks.map((b) => pool.compress(b, 'data')));
+        for (let i = 0; i < 3; i++) {
+          expect(got[i]!.compressed).toBe(true);
+          const want = inline.compress(copy.subarray(i * blockSize, (i + 1) * blockSize), 'data');
+          expect(Buffer.from(got[i]!.bytes).equals(want!)).toBe(true);
+        }
+        expect(got[3]!.compressed).toBe(false);
+        expect(got[3]!.bytes).toBe(blocks[3]);
+        expect(Buffer.from(shared).equals(copy)).toBe(true);
       } finally {
         await pool.close();
       }

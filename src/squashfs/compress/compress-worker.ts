@@ -4,6 +4,7 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { createCompressor } from './index.js';
+import { isShared, PlainInput } from './plain-input.js';
 import {
   CLOSE,
   type CompressReply,
@@ -15,6 +16,7 @@ const port = parentPort;
 if (port) {
   const setup = workerData as WorkerSetup;
   const compressor = createCompressor(setup.options, setup.blockSize);
+  const plain = new PlainInput();
   port.on('message', (message: CompressRequest | typeof CLOSE) => {
     if (message === CLOSE) {
       port.close();
@@ -23,14 +25,20 @@ if (port) {
     const { id, kind, block } = message;
     let reply: CompressReply;
     try {
-      const out = compressor.compress(block, kind);
-      reply = out ? { id, bytes: out, compressed: true } : { id, bytes: block, compressed: false };
+      const out = compressor.compress(plain.of(block), kind);
+      // An incompressible block in shared memory is already the caller's: nothing to send back.
+      reply = out
+        ? { id, bytes: out, compressed: true }
+        : { id, bytes: isShared(block) ? undefined : block, compressed: false };
     } catch (err) {
       reply = { id, error: (err as Error).message };
     }
     const bytes = reply.bytes;
     const transfer =
-      bytes && bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength
+      bytes &&
+      !isShared(bytes) &&
+      bytes.byteOffset === 0 &&
+      bytes.byteLength === bytes.buffer.byteLength
         ? [bytes.buffer as ArrayBuffer]
         : [];
     port.postMessage(reply, transfer);

@@ -17,6 +17,7 @@ import { Worker } from 'node:worker_threads';
 import { SquashfsError } from '../errors.js';
 import type { BlockKind, CompressionOptions, Compressor } from './compressor.js';
 import { createCompressor } from './index.js';
+import { isShared, PlainInput } from './plain-input.js';
 import {
   CLOSE,
   type CompressReply,
@@ -33,8 +34,10 @@ export interface CompressedBlock {
 export interface BlockCompressor {
   /**
    * Compresses `block`. With `giveUp`, the caller hands the block over: its memory may be moved
-   * to another thread (and the caller's view detached). Without it, the block is copied first,
-   * so memory the caller does not own (a FileSource's chunk) is never touched.
+   * to another thread (and the caller's view detached). Without it, a block in shared memory (a
+   * read buffer) is read where it is, so the caller must leave it unchanged until the promise
+   * has settled; any other block is copied first, so memory the caller does not own is never
+   * touched. An incompressible block comes back as the caller's own `block`.
    */
   compress(block: Uint8Array, kind: BlockKind, giveUp?: boolean): Promise<CompressedBlock>;
   /** Stops the workers; pending calls reject. Safe to call more than once. */
@@ -63,10 +66,11 @@ export function createBlockCompressor(
 }
 
 class InlineCompressor implements BlockCompressor {
+  private readonly plain = new PlainInput();
   constructor(private readonly compressor: Compressor) {}
 
   async compress(block: Uint8Array, kind: BlockKind): Promise<CompressedBlock> {
-    const out = this.compressor.compress(block, kind);
+    const out = this.compressor.compress(this.plain.of(block), kind);
     return out ? { bytes: out, compressed: true } : { bytes: block, compressed: false };
   }
 
@@ -76,6 +80,8 @@ class InlineCompressor implements BlockCompressor {
 interface Pending {
   resolve: (r: CompressedBlock) => void;
   reject: (e: Error) => void;
+  /** The caller's block, which an incompressible shared block comes back as. */
+  block: Uint8Array;
 }
 
 /** A block waiting on the calling thread for a worker with room. */
@@ -143,7 +149,7 @@ class WorkerPool implements BlockCompressor {
       this.blockMs = 0.8 * this.blockMs + 0.2 * (now - Math.max(p.sentAt, w.lastReplyAt));
       w.lastReplyAt = now;
       if (reply.error !== undefined) p.reject(new SquashfsError('IO', reply.error));
-      else p.resolve({ bytes: reply.bytes!, compressed: reply.compressed! });
+      else p.resolve({ bytes: reply.bytes ?? p.block, compressed: reply.compressed! });
       this.dispatch();
       if (w.pending.size === 0 && !this.closing) thread.unref();
     });
@@ -184,9 +190,10 @@ class WorkerPool implements BlockCompressor {
       for (let i = 0; i < this.count; i++) this.workers.push(this.start(this.setup));
     }
     const id = this.nextId++;
-    const owned = giveUp ? ownBuffer(block) : new Uint8Array(block);
+    // Shared memory is sent as it is (the worker reads it in place); the rest is moved or copied.
+    const sent = isShared(block) ? block : giveUp ? ownBuffer(block) : new Uint8Array(block);
     return new Promise<CompressedBlock>((resolve, reject) => {
-      this.waiting.push({ request: { id, kind, block: owned }, resolve, reject });
+      this.waiting.push({ request: { id, kind, block: sent }, resolve, reject, block });
       this.dispatch();
     });
   }
@@ -207,7 +214,8 @@ class WorkerPool implements BlockCompressor {
       }
       w.pending.set(next.request.id, { ...next, sentAt: performance.now() });
       if (w.pending.size === 1) w.thread.ref();
-      w.thread.postMessage(next.request, [next.request.block.buffer as ArrayBuffer]);
+      const sent = next.request.block;
+      w.thread.postMessage(next.request, isShared(sent) ? [] : [sent.buffer as ArrayBuffer]);
     }
   }
 

@@ -14,6 +14,7 @@ export interface CompressRequest {
 
 export interface CompressReply {
   id: number;
+  /** Absent for an incompressible block sent in shared memory: the caller has it already. */
   bytes?: Uint8Array;
   compressed?: boolean;
   error?: string;

@@ -382,7 +382,9 @@ export class DataWriter {
     if (!frag) {
       frag = {
         index: this.fragmentSlots.length,
-        bytes: this.spareFragments.pop() ?? new Uint8Array(this.opts.blockSize),
+        // Shared memory: a worker compresses the block where it is (see writeFragment).
+        bytes:
+          this.spareFragments.pop() ?? new Uint8Array(new SharedArrayBuffer(this.opts.blockSize)),
         length: 0,
       };
       this.fragmentSlots.push(null);
@@ -399,17 +401,19 @@ export class DataWriter {
     if (this.open.tail === frag) this.open.tail = null;
     const bytes = frag.bytes.subarray(0, frag.length);
     this.queuedFragments.set(frag.index, bytes);
-    // A compressor may take the block's memory to a worker, so it gets a copy; stored raw, the
-    // block goes to the sink as it is (the buffer is never written to again).
+    // The buffer is in shared memory, so a worker reads it in place and nothing is copied (a copy
+    // per block was most of the main thread's cost of small files at gzip); stored raw, the block
+    // goes to the sink as it is. Either way it is not written to again until it is recycled,
+    // which happens only after it has been written and has left the cache.
     const compressor = this.opts.fragmentCompressor;
-    const work = this.compressed(compressor ? copyOf(bytes) : bytes, true, compressor);
+    const work = this.compressed(bytes, false, compressor);
     await this.out.block(work, (start, stored) => {
       this.fragmentSlots[frag.index] = { start, sizeWord: sizeWord(stored!, bytes.length) };
       this.stats.dataBytesOnDisk += stored!.bytes.length;
       this.queuedFragments.delete(frag.index);
-      // Nothing else refers to the buffer now if the compressor had a copy or the sink copied it;
-      // otherwise the sink may still hold it, and it is only read, never reused.
-      if (compressor || this.sink.appendCopies) this.ownFragments.add(frag.index);
+      // Nothing else refers to the buffer now if the sink copied it or was given compressed bytes
+      // instead; otherwise the sink may still hold it, and it is only read, never reused.
+      if (stored!.compressed || this.sink.appendCopies) this.ownFragments.add(frag.index);
       this.recentFragments.set(frag.index, bytes);
     });
   }
