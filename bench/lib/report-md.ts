@@ -3,13 +3,20 @@ import { int, mib, seconds, times } from './format.js';
 import type { BenchResults, TargetCheck } from './results.js';
 import { LINEAR_LIMIT } from './scale-report.js';
 
+function fastNote(r: BenchResults): string {
+  const { fastReps, fastCellSeconds, reps } = r.options;
+  return fastReps !== undefined && fastReps > reps
+    ? ` (${fastReps} where every first run took under ${fastCellSeconds} s)`
+    : '';
+}
+
 export function markdownReport(r: BenchResults): string {
   const out: string[] = [];
   const m = r.machine;
   out.push('# tsquashfs benchmark', '');
   out.push(
     `${r.date} — ${m.cores} cores (${m.cpuModel}), ${mib(m.memoryBytes)} MiB RAM, ${m.os}, Node ${m.node}. ` +
-      `${r.options.reps} repetition(s) per tool, tools alternating${r.options.quick ? ', **quick smoke run (small inputs)**' : ''}.`,
+      `${r.options.reps} repetition(s) per tool${fastNote(r)}, tools alternating${r.options.quick ? ', **quick smoke run (small inputs)**' : ''}.`,
     '',
   );
   out.push(

@@ -24,7 +24,16 @@ export interface BenchResults {
   };
   /** First line of each tool's version output (null: not installed). */
   tools: Record<string, string | null>;
-  options: { reps: number; quick: boolean; corpora: string[]; settings: string[]; tools: string[] };
+  options: {
+    reps: number;
+    /** Repetitions of a cell whose first runs all took under fastCellSeconds (absent: reps). */
+    fastReps?: number;
+    fastCellSeconds?: number;
+    quick: boolean;
+    corpora: string[];
+    settings: string[];
+    tools: string[];
+  };
   corpora: Corpus[];
   settings: {
     id: string;
