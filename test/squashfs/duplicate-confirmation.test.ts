@@ -5,15 +5,11 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { Compressor } from '../../src/squashfs/compress/compressor.js';
-import { NoneCompressor } from '../../src/squashfs/compress/none.js';
 import type { BlockCompressor, CompressedBlock } from '../../src/squashfs/compress/pool.js';
 import { MemorySink } from '../../src/squashfs/io/sink.js';
 import { bytesSource } from '../../src/squashfs/tree.js';
-import {
-  DataWriter,
-  FRAGMENT_CACHE_BYTES,
-  type DataWriterOptions,
-} from '../../src/squashfs/write/data-writer.js';
+import { DataWriter, FRAGMENT_CACHE_BYTES } from '../../src/squashfs/write/data-writer.js';
+import { dataWriterOptions } from '../helpers/data-writer-options.js';
 
 const MiB = 1 << 20;
 
@@ -57,19 +53,7 @@ class CountingSink extends MemorySink {
   }
 }
 
-function options(over: Partial<DataWriterOptions>): DataWriterOptions {
-  return {
-    blockSize: 4096,
-    dataCompressor: null,
-    fragmentCompressor: null,
-    decompressor: new NoneCompressor(),
-    fragments: 'small',
-    duplicates: true,
-    sparse: true,
-    inFlight: 64,
-    ...over,
-  };
-}
+const options = dataWriterOptions;
 
 describe('confirming a duplicate of a small file', () => {
   it('does not wait for blocks queued before the earlier copy (regression: settle() stalled the pipeline)', async () => {

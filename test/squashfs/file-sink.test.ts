@@ -24,6 +24,30 @@ function handleOf(sink: FileSink): { datasync(): Promise<void> } {
   return (sink as unknown as { handle: { datasync(): Promise<void> } }).handle;
 }
 
+type Write = (bytes: Uint8Array, offset: number, length: number, at: number) => Promise<unknown>;
+
+/** Puts `wrap(the real write)` in place of the sink's file handle's write; returns the real one. */
+function replaceWrite(sink: FileSink, wrap: (real: Write) => Write): Write {
+  const handle = (sink as unknown as { handle: { write: Write } }).handle;
+  const real = handle.write.bind(handle);
+  handle.write = wrap(real);
+  return real;
+}
+
+/** The sink's writes wait until the test lets each go (`held`), so one can be caught in flight. */
+function holdWrites(sink: FileSink): { held: (() => void)[]; restore(): void } {
+  const held: (() => void)[] = [];
+  const real = replaceWrite(
+    sink,
+    (real) => (b, o, n, at) =>
+      new Promise<void>((resolve) => held.push(resolve)).then(() => real(b, o, n, at)),
+  );
+  return {
+    held,
+    restore: () => replaceWrite(sink, () => real),
+  };
+}
+
 function pattern(n: number, seed: number): Uint8Array {
   const out = new Uint8Array(n);
   for (let i = 0; i < n; i++) out[i] = (i * 31 + seed) & 0xff;
@@ -67,16 +91,14 @@ describe('FileSink', () => {
   it('reads back staged, in-flight and written bytes without flushing the staging buffer', async () => {
     const target = join(tmp.path, 'readback.img');
     const sink = await FileSink.create(target);
-    const handle = (sink as unknown as { handle: { write: (...a: unknown[]) => Promise<unknown> } })
-      .handle;
-    const originalWrite = handle.write.bind(handle);
-    let writes = 0;
     // Each write finishes only when the test lets it, so one can be caught in flight.
-    let letGo: (() => void)[] = [];
-    handle.write = (...args: unknown[]) => {
-      writes++;
-      return new Promise<void>((resolve) => letGo.push(resolve)).then(() => originalWrite(...args));
-    };
+    const { held: letGo, restore } = holdWrites(sink);
+    let writes = 0;
+    replaceWrite(
+      sink,
+      (held) =>
+        (...args) => (writes++, held(...args)),
+    );
     const all = pattern(3 * MiB + 1000, 11);
     // 2 MiB + 1000 bytes: one write done, one in flight, 1000 bytes staged.
     await sink.append(all.subarray(0, MiB));
@@ -98,8 +120,7 @@ describe('FileSink', () => {
     await expect(sink.readAt(2 * MiB + 900, 200)).rejects.toThrow(
       /readback\.img: read of 200 bytes at 2098052 is past the end \(2098152\)/,
     );
-    handle.write = originalWrite;
-    letGo = [];
+    restore();
     await sink.commit();
     expect(Buffer.compare(readFileSync(target), all.subarray(0, 2 * MiB + 1000))).toBe(0);
   });
@@ -107,12 +128,7 @@ describe('FileSink', () => {
   it('keeps two writes in flight, waits for the oldest when no buffer is free, and reads bytes of a write that finished early only after the ones before it', async () => {
     const target = join(tmp.path, 'three.img');
     const sink = await FileSink.create(target);
-    const handle = (sink as unknown as { handle: { write: (...a: unknown[]) => Promise<unknown> } })
-      .handle;
-    const originalWrite = handle.write.bind(handle);
-    const held: (() => void)[] = [];
-    handle.write = (...args: unknown[]) =>
-      new Promise<void>((resolve) => held.push(resolve)).then(() => originalWrite(...args));
+    const { held, restore } = holdWrites(sink);
     const all = pattern(3 * MiB + 10, 5);
     // Two full buffers go out at once, and the writer is not kept waiting (regression: with one
     // write in flight, the second buffer waited for the first write).
@@ -134,7 +150,7 @@ describe('FileSink', () => {
     expect(third).toBe(true);
     expect(held.length).toBe(3);
     for (const go of held.slice(2)) go();
-    handle.write = originalWrite;
+    restore();
     await sink.commit();
     expect(Buffer.compare(readFileSync(target), all)).toBe(0);
   });
@@ -142,20 +158,9 @@ describe('FileSink', () => {
   it('writes on after a short write instead of losing the rest of the buffer', async () => {
     const target = join(tmp.path, 'short.img');
     const sink = await FileSink.create(target);
-    const handle = (
-      sink as unknown as {
-        handle: {
-          write: (b: Uint8Array, o: number, n: number, at: number) => Promise<unknown>;
-        };
-      }
-    ).handle;
-    const originalWrite = handle.write.bind(handle);
     let calls = 0;
     // Every write writes at most 300 000 bytes, as a write can when the disk is nearly full.
-    handle.write = (b, o, n, at) => {
-      calls++;
-      return originalWrite(b, o, Math.min(n, 300_000), at);
-    };
+    replaceWrite(sink, (real) => (b, o, n, at) => (calls++, real(b, o, Math.min(n, 300_000), at)));
     const all = pattern(2 * MiB + 77, 9);
     await sink.append(all);
     await sink.commit();

@@ -4,11 +4,11 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { NoneCompressor } from '../../src/squashfs/compress/none.js';
 import { MemorySink } from '../../src/squashfs/io/sink.js';
 import { bytesSource } from '../../src/squashfs/tree.js';
 import { DataWriter } from '../../src/squashfs/write/data-writer.js';
 import { RepeatedSizes } from '../../src/squashfs/write/repeated-sizes.js';
+import { dataWriterOptions } from '../helpers/data-writer-options.js';
 
 describe('RepeatedSizes', () => {
   it('has() is true exactly for the sizes that occur more than once', () => {
@@ -40,17 +40,10 @@ describe('RepeatedSizes', () => {
 describe('the data writer with repeatedSizes', () => {
   const content = new Uint8Array(5000).map((_, i) => (i * 31) & 0xff);
   const write = async (repeated: RepeatedSizes | undefined) => {
-    const w = await DataWriter.create(new MemorySink(), {
-      blockSize: 4096,
-      dataCompressor: null,
-      fragmentCompressor: null,
-      decompressor: new NoneCompressor(),
-      fragments: 'small',
-      duplicates: true,
-      repeatedSizes: repeated,
-      sparse: true,
-      inFlight: 8,
-    });
+    const w = await DataWriter.create(
+      new MemorySink(),
+      dataWriterOptions({ repeatedSizes: repeated }),
+    );
     await w.writeFile(bytesSource(content), () => {});
     await w.writeFile(bytesSource(content.slice()), () => {});
     await w.finish();
