@@ -35,7 +35,12 @@ export async function runMk(argv: string[], ctx: CliContext): Promise<number> {
     );
   }
   // Loaded here, not at the top, so that `mk --help` and argument errors need neither the
-  // scanner nor the writer (whose compressors load a native module).
+  // scanner nor the writer (whose compressors load a native module). The writer's modules load
+  // while the scan waits for the disk instead of after it.
+  const writerModule = import('../squashfs/write/image-writer.js');
+  // Its failure is reported where it is awaited; this only keeps an early scan error from
+  // leaving it unhandled.
+  writerModule.catch(() => {});
   const { scanSources } = await import('../layout/host-scan.js');
   const warnings = warningSink(cmd, ctx);
   const root = await scanSources(cmd.sources, {
@@ -44,7 +49,7 @@ export async function runMk(argv: string[], ctx: CliContext): Promise<number> {
     onWarning: warnings.report,
   });
   warnings.throwIfFatal();
-  const report = await writeWithProgress(cmd, ctx, root);
+  const report = await writeWithProgress(cmd, ctx, root, await writerModule);
   if (!cmd.quiet) ctx.stdout.write('\n' + formatSummary(report, cmd.write));
   return 0;
 }
@@ -115,8 +120,8 @@ async function writeWithProgress(
   cmd: MkCommand,
   ctx: CliContext,
   root: DirNode,
+  { writeImage }: typeof import('../squashfs/write/image-writer.js'),
 ): Promise<WriteReport> {
-  const { writeImage } = await import('../squashfs/write/image-writer.js');
   const bar = wantsProgressBar(cmd, ctx) ? new ProgressBar(ctx.stderr) : undefined;
   const onProgress = bar === undefined ? undefined : (p: WriteProgress) => bar.update(p);
   let succeeded = false;
