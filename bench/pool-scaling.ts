@@ -8,15 +8,17 @@
  *   npx tsx bench/pool-scaling.ts [gzip|xz] [MIB=32] [ROUNDS=3] [SOURCE=bench/corpora/binaries-120M]
  *
  * Blocks: 128 KiB for gzip, 1 MiB for xz (the bench settings), cut from SOURCE's regular files
- * in path order. Rounds alternate the order of the two counts. Output: a markdown table (median
- * wall time, MB/s of input, CPU time of the process) and whether both counts wrote the same
- * bytes, also written to bench/results/pool-scaling-MODE.md.
+ * in the corpus builder's order (depth first, names in byte order, symlinks not followed).
+ * Rounds alternate the order of the two counts. Output: a markdown table (median wall time, MB/s
+ * of input, CPU time of the process) and whether both counts wrote the same bytes, also written
+ * to bench/results/pool-scaling-MODE.md.
  */
 import { createHash } from 'node:crypto';
-import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { CompressionOptions } from '../src/squashfs/compress/compressor.js';
 import { createBlockCompressor, type CompressedBlock } from '../src/squashfs/compress/pool.js';
+import { sortedFiles } from './lib/corpora.js';
 import { median } from './lib/stats.js';
 
 const [mode = 'gzip', mibArg, roundsArg, sourceArg] = process.argv.slice(2);
@@ -30,23 +32,11 @@ const source = path.resolve(sourceArg ?? 'bench/corpora/binaries-120M');
 const blockSize = mode === 'xz' ? 1 << 20 : 128 << 10;
 const options: CompressionOptions = mode === 'xz' ? { name: 'xz' } : { name: 'gzip' };
 
-/** Regular files under `dir`, in path order. */
-function filesUnder(dir: string): string[] {
-  const out: string[] = [];
-  for (const name of readdirSync(dir).sort()) {
-    const p = path.join(dir, name);
-    const st = statSync(p, { throwIfNoEntry: false });
-    if (st?.isDirectory()) out.push(...filesUnder(p));
-    else if (st?.isFile()) out.push(p);
-  }
-  return out;
-}
-
 /** Up to totalBytes of the files' bytes, in shared memory as the writer's read buffers are. */
 function loadBlocks(): Uint8Array[] {
   const memory = new Uint8Array(new SharedArrayBuffer(totalBytes));
   let filled = 0;
-  for (const file of filesUnder(source)) {
+  for (const file of sortedFiles(source)) {
     if (filled === totalBytes) break;
     const bytes = readFileSync(file);
     const n = Math.min(bytes.length, totalBytes - filled);

@@ -158,7 +158,10 @@ function buildBinaries(dir: string, cap: number): void {
 }
 
 /** Regular files under `root`, depth first in byte order of names; symlinks are not followed. */
-function* sortedFiles(root: string, skip: Set<string>): Generator<string> {
+export function* sortedFiles(
+  root: string,
+  skip: ReadonlySet<string> = new Set(),
+): Generator<string> {
   let names: string[];
   try {
     names = readdirSync(root).sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
