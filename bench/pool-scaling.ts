@@ -1,7 +1,7 @@
 /**
  * How the compression pool alone scales from one worker to two: the same blocks, read into
  * shared memory beforehand, compressed through createBlockCompressor with 1 and 2 workers, with
- * as many blocks in flight as the writer keeps (2 × workers + 2). Nothing else runs on the main
+ * as many blocks in flight as the writer keeps (blocksInFlight). Nothing else runs on the main
  * thread, so this is the pool's own speedup; `npm run bench`'s "2 workers" target is the ratio
  * of whole runs, which also pays the scan, the reads and the writes on the main thread.
  *
@@ -18,6 +18,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { CompressionOptions } from '../src/squashfs/compress/compressor.js';
 import { createBlockCompressor, type CompressedBlock } from '../src/squashfs/compress/pool.js';
+import { blocksInFlight } from '../src/squashfs/write/image-writer.js';
 import { sortedFiles } from './lib/corpora.js';
 import { median } from './lib/stats.js';
 
@@ -62,10 +63,8 @@ async function run(blocks: Uint8Array[], workers: number): Promise<Run> {
   try {
     // Past the bytes the pool compresses on this thread before it starts its workers, and with
     // every worker booted, so that only compression is timed.
-    await Promise.all(
-      Array.from({ length: 2 * workers + 2 }, () => pool.compress(blocks[0]!, 'data')),
-    );
-    const inFlight = 2 * workers + 2;
+    const inFlight = blocksInFlight(workers);
+    await Promise.all(Array.from({ length: inFlight }, () => pool.compress(blocks[0]!, 'data')));
     const results: Promise<CompressedBlock>[] = [];
     const cpu0 = process.cpuUsage();
     const t0 = performance.now();

@@ -100,6 +100,14 @@ export async function writeImage(
   }
 }
 
+/**
+ * Blocks the writer keeps queued for compression: enough to keep every worker busy while the
+ * head of the queue is written.
+ */
+export function blocksInFlight(workers: number): number {
+  return 2 * Math.max(workers, 1) + 2;
+}
+
 function isSink(o: Writable | Sink): o is Sink {
   return typeof (o as Sink).readAt === 'function' && typeof (o as Sink).rewind === 'function';
 }
@@ -141,8 +149,7 @@ async function writeFileData(
         ? RepeatedSizes.of(files.length, (i) => sourceOf(i).size)
         : undefined,
       sparse: options.sparse ?? true,
-      // Enough blocks queued to keep every worker busy while the head of the queue is written.
-      inFlight: 2 * Math.max(workers, 1) + 2,
+      inFlight: blocksInFlight(workers),
       signal: options.signal,
     });
     // By inode row: the file's row in data.files (-1 for anything but a regular file).
