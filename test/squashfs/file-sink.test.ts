@@ -117,6 +117,15 @@ describe('FileSink', () => {
     for (const go of letGo.splice(0)) go();
     expect(Buffer.compare(await across, all.subarray(MiB - 50, 2 * MiB + 950))).toBe(0);
     expect(writes).toBe(2);
+    // Into a caller's buffer: the same bytes, as a view of it; one too small is not used.
+    const into = new Uint8Array(MiB + 2000).fill(7);
+    const viewed = await sink.readAt(MiB - 50, MiB + 1000, into);
+    expect(viewed.buffer).toBe(into.buffer);
+    expect(Buffer.compare(viewed, all.subarray(MiB - 50, 2 * MiB + 950))).toBe(0);
+    const small = new Uint8Array(10);
+    const fresh = await sink.readAt(100, 5000, small);
+    expect(fresh.buffer).not.toBe(small.buffer);
+    expect(Buffer.compare(fresh, all.subarray(100, 5100))).toBe(0);
     await expect(sink.readAt(2 * MiB + 900, 200)).rejects.toThrow(
       /readback\.img: read of 200 bytes at 2098052 is past the end \(2098152\)/,
     );

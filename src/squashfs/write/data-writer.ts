@@ -74,6 +74,8 @@ interface HeldBlock {
   bytes: Uint8Array;
   /** The buffer is ours (not a source's chunk), so it may be handed to a worker. */
   owned: boolean;
+  /** The buffer is one of `spareHeld`'s, to go back there once it is written or dropped. */
+  pooled: boolean;
 }
 
 export interface DataStats {
@@ -99,6 +101,8 @@ export const FRAGMENT_CACHE_BYTES = 44 << 20;
 export const CONFIRMED_TAIL_CACHE_BYTES = 4 << 20;
 /** Fragment buffers kept for reuse: enough for the blocks written back to back. */
 const SPARE_FRAGMENTS = 4;
+/** Bytes of spare buffers kept for copies of held blocks: as much as may be held at once. */
+const SPARE_HELD_BYTES = HOLD_LIMIT;
 
 export class DataWriter {
   /** Entries by fragment index; a slot is reserved when its buffer opens and filled when written. */
@@ -150,6 +154,17 @@ export class DataWriter {
    * buffer per fragment block costs its page faults when the tails are copied in.
    */
   private readonly spareFragments: Uint8Array[] = [];
+  /**
+   * Block-size buffers for copies of held blocks. A held block that is a view of a source's chunk
+   * is copied, as the chunk goes back to the source; copied into fresh memory, each copy cost its
+   * page faults (binaries-250M has 85 MB of duplicate files: about 150 ms of the main thread).
+   */
+  private readonly spareHeld: Uint8Array[] = [];
+  /**
+   * Buffers that stored bytes are read back into for comparison (two: sameStored compares two
+   * stretches of the image). Fresh ones per read cost a page fault per 4 KiB, as above.
+   */
+  private readonly readback: [Uint8Array | null, Uint8Array | null] = [null, null];
   private readonly out: OrderedOutput;
 
   private constructor(
@@ -209,7 +224,9 @@ export class DataWriter {
     };
     const release = async (blocks: HeldBlock[]) => {
       startWriting();
-      for (const b of blocks) await this.queueBlock(b.bytes, b.owned, row, b.index);
+      for (const b of blocks) {
+        await this.queueBlock(b.bytes, b.owned, row, b.index, b.pooled ? b.bytes : null);
+      }
     };
     const addBlock = async (bytes: Uint8Array, owned: boolean) => {
       this.opts.signal?.throwIfAborted();
@@ -221,7 +238,12 @@ export class DataWriter {
       }
       if (held) {
         // A held view of a chunk is copied: the chunk may go back to its source (recycle below).
-        held.push({ index, bytes: owned ? bytes : new Uint8Array(bytes), owned: true });
+        held.push({
+          index,
+          bytes: owned ? bytes : this.heldCopy(bytes),
+          owned: true,
+          pooled: !owned,
+        });
         heldBytes += bytes.length;
         if (heldBytes <= HOLD_LIMIT) return;
         const blocks = held;
@@ -297,6 +319,7 @@ export class DataWriter {
       if (held) {
         for (const c of candidates) {
           if (await this.heldMatches(c, row, held, ownTail)) {
+            for (const b of held) if (b.pooled) this.giveHeld(b.bytes);
             this.stats.duplicateFiles++;
             files.shareWith(row, c);
             return row;
@@ -347,19 +370,50 @@ export class DataWriter {
     return rows;
   }
 
-  /** Queues one data block for compression and writing; its size word is set when written. */
+  /**
+   * Queues one data block for compression and writing; its size word is set when written. A
+   * `pooled` buffer (a held copy) goes back to `spareHeld` then, if nothing refers to it any
+   * more: the sink copied it, or was given compressed bytes instead.
+   */
   private async queueBlock(
     bytes: Uint8Array,
     owned: boolean,
     row: number,
     index: number,
+    pooled: Uint8Array | null = null,
   ): Promise<void> {
     const length = bytes.length;
     const work = this.compressed(bytes, owned, this.opts.dataCompressor);
     await this.out.block(work, (_p, stored) => {
       this.files.setSizeWord(row, index, sizeWord(stored!, length));
       this.stats.dataBytesOnDisk += stored!.bytes.length;
+      if (pooled && (stored!.compressed || this.sink.appendCopies)) this.giveHeld(pooled);
     });
+  }
+
+  /** A copy of a block to hold, in a spare buffer if there is one. */
+  private heldCopy(bytes: Uint8Array): Uint8Array {
+    const bs = this.opts.blockSize;
+    // Shared memory, like the read buffers: a worker compresses it where it is.
+    const memory = this.spareHeld.pop() ?? new Uint8Array(new SharedArrayBuffer(bs));
+    memory.set(bytes);
+    return memory.subarray(0, bytes.length);
+  }
+
+  private giveHeld(bytes: Uint8Array): void {
+    const bs = this.opts.blockSize;
+    if ((this.spareHeld.length + 1) * bs > SPARE_HELD_BYTES) return;
+    this.spareHeld.push(new Uint8Array(bytes.buffer, bytes.byteOffset, bs));
+  }
+
+  /** Reads stored bytes back into reused buffer `which` (valid until its next use). */
+  private readBack(position: number, length: number, which: 0 | 1): Promise<Uint8Array> {
+    let into = this.readback[which];
+    if (!into || into.length < length) {
+      into = new Uint8Array(Math.max(length, this.opts.blockSize, READBACK_CHUNK));
+      this.readback[which] = into;
+    }
+    return this.sink.readAt(position, length, into);
   }
 
   private compressed(
@@ -459,7 +513,7 @@ export class DataWriter {
       if ((word === 0) !== (bytesOfMine === null)) return false;
       if (bytesOfMine === null) continue;
       const length = word & DATA_SIZE_MASK;
-      const stored = await this.sink.readAt(position, length);
+      const stored = await this.readBack(position, length, 0);
       position += length;
       const bytes =
         word & DATA_UNCOMPRESSED
@@ -519,8 +573,8 @@ export class DataWriter {
     const theirStart = files.blocksStart.get(c);
     for (let at = 0; at < length; at += READBACK_CHUNK) {
       const n = Math.min(READBACK_CHUNK, length - at);
-      const x = await this.sink.readAt(theirStart + at, n);
-      const y = await this.sink.readAt(mineStart + at, n);
+      const x = await this.readBack(theirStart + at, n, 0);
+      const y = await this.readBack(mineStart + at, n, 1);
       if (Buffer.compare(x, y) !== 0) return false;
     }
     return tail === null || (await this.sameTail(c, tail));
@@ -550,8 +604,9 @@ export class DataWriter {
     const inMemory = this.queuedFragments.get(index) ?? this.recentFragments.get(index);
     if (inMemory) return inMemory.subarray(offset, end);
     const entry = this.fragmentSlots[index]!;
+    // Read into a reused buffer: sameTail only compares it.
     if (entry.sizeWord & DATA_UNCOMPRESSED)
-      return this.sink.readAt(entry.start + offset, end - offset);
+      return this.readBack(entry.start + offset, end - offset, 0);
     const stored = await this.sink.readAt(entry.start, entry.sizeWord & DATA_SIZE_MASK);
     const bytes = this.opts.decompressor.decompress(stored, this.opts.blockSize);
     this.recentFragments.set(index, bytes);
