@@ -17,7 +17,8 @@
  * same speed per core as lzma-native rebuilt with -O2, so xz stays with lzma-native.)
  *
  * It also hashes (xxh64.c, the data writer's duplicate-detection hash) and reads small host files
- * in one threadpool job each (read-file.c).
+ * in one threadpool job each (read-file.c), and advises transparent huge pages for large buffers
+ * (huge-pages.c).
  *
  * Everything is synchronous and keeps no state between calls (safe in worker threads).
  */
@@ -29,6 +30,7 @@
 #include <string.h>
 #include <node_api.h>
 
+#include "huge-pages.h"
 #include "list-dir.h"
 #include "napi-bytes.h"
 #include "read-file.h"
@@ -217,5 +219,6 @@ NAPI_MODULE_INIT() {
   CHECK(xxh64_register(env, exports) ? napi_ok : napi_generic_failure);
   CHECK(read_file_register(env, exports) ? napi_ok : napi_generic_failure);
   CHECK(list_dir_register(env, exports) ? napi_ok : napi_generic_failure);
+  CHECK(huge_pages_register(env, exports) ? napi_ok : napi_generic_failure);
   return exports;
 }

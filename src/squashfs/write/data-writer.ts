@@ -28,6 +28,7 @@ import type { BlockCompressor } from '../compress/pool.js';
 import { SquashfsError } from '../errors.js';
 import { DATA_SIZE_MASK, DATA_UNCOMPRESSED } from '../format/constants.js';
 import type { FragmentEntry } from '../format/tables.js';
+import { SharedSlabs } from '../io/shared-slabs.js';
 import type { Sink } from '../io/sink.js';
 import type { FileSource } from '../tree.js';
 import { ByteLru } from './byte-lru.js';
@@ -160,6 +161,8 @@ export class DataWriter {
    * page faults (binaries-250M has 85 MB of duplicate files: about 150 ms of the main thread).
    */
   private readonly spareHeld: Uint8Array[] = [];
+  /** Where new buffers for held copies come from: huge-page slabs (shared-slabs.ts). */
+  private readonly heldSlabs = new SharedSlabs(SPARE_HELD_BYTES);
   /**
    * Buffers that stored bytes are read back into for comparison (two: sameStored compares two
    * stretches of the image). Fresh ones per read cost a page fault per 4 KiB, as above.
@@ -395,7 +398,8 @@ export class DataWriter {
   private heldCopy(bytes: Uint8Array): Uint8Array {
     const bs = this.opts.blockSize;
     // Shared memory, like the read buffers: a worker compresses it where it is.
-    const memory = this.spareHeld.pop() ?? new Uint8Array(new SharedArrayBuffer(bs));
+    const memory =
+      this.spareHeld.pop() ?? this.heldSlabs.carve(bs) ?? new Uint8Array(new SharedArrayBuffer(bs));
     memory.set(bytes);
     return memory.subarray(0, bytes.length);
   }
