@@ -156,6 +156,12 @@ export class DataWriter {
    */
   private readonly spareFragments: Uint8Array[] = [];
   /**
+   * Where new fragment buffers come from: huge-page slabs (shared-slabs.ts), as much as the cache
+   * and the buffers around it hold. With the cache full, every new fragment block is a recycled
+   * buffer; until then each was a fresh SharedArrayBuffer, 44 MiB of 4 KiB page faults.
+   */
+  private readonly fragmentSlabs: SharedSlabs;
+  /**
    * Block-size buffers for copies of held blocks. A held block that is a view of a source's chunk
    * is copied, as the chunk goes back to the source; copied into fresh memory, each copy cost its
    * page faults (binaries-250M has 85 MB of duplicate files: about 150 ms of the main thread).
@@ -176,9 +182,13 @@ export class DataWriter {
     private readonly newHash: Hash64Factory,
   ) {
     this.out = new OrderedOutput(sink, opts.inFlight);
-    this.recentFragments = new ByteLru<number>(
-      opts.fragmentCompressor ? FRAGMENT_CACHE_BYTES : 0,
-      (index, bytes) => this.recycleFragment(index, bytes),
+    const cacheBytes = opts.fragmentCompressor ? FRAGMENT_CACHE_BYTES : 0;
+    this.recentFragments = new ByteLru<number>(cacheBytes, (index, bytes) =>
+      this.recycleFragment(index, bytes),
+    );
+    // The cache, the spares, the two open buffers and those queued for writing.
+    this.fragmentSlabs = new SharedSlabs(
+      cacheBytes + (SPARE_FRAGMENTS + 2 + opts.inFlight) * opts.blockSize,
     );
   }
 
@@ -442,7 +452,9 @@ export class DataWriter {
         index: this.fragmentSlots.length,
         // Shared memory: a worker compresses the block where it is (see writeFragment).
         bytes:
-          this.spareFragments.pop() ?? new Uint8Array(new SharedArrayBuffer(this.opts.blockSize)),
+          this.spareFragments.pop() ??
+          this.fragmentSlabs.carve(this.opts.blockSize) ??
+          new Uint8Array(new SharedArrayBuffer(this.opts.blockSize)),
         length: 0,
       };
       this.fragmentSlots.push(null);
@@ -478,7 +490,10 @@ export class DataWriter {
 
   private recycleFragment(index: number, bytes: Uint8Array): void {
     if (!this.ownFragments.delete(index)) return;
-    if (this.spareFragments.length < SPARE_FRAGMENTS) {
+    // Slab memory is always kept (the slabs' budget bounds it, and dropped it would be lost);
+    // a buffer of its own only up to SPARE_FRAGMENTS.
+    const fromSlab = bytes.buffer.byteLength !== this.opts.blockSize;
+    if (fromSlab || this.spareFragments.length < SPARE_FRAGMENTS) {
       this.spareFragments.push(new Uint8Array(bytes.buffer, bytes.byteOffset, this.opts.blockSize));
     }
   }
