@@ -148,6 +148,7 @@ describe('the packed package', () => {
         'readFiles',
         'xxh64Digest',
         'xxh64Update',
+        'xzEncode',
       ]),
     );
   }, 330_000);

@@ -15,16 +15,26 @@
  * in mksquashfs's table order (x86, powerpc, ia64, arm, armthumb, sparc) after plain LZMA2, and
  * the first of equally small streams wins, as in xz_wrapper.c.
  *
+ * Where the addon is built and liblzma.so.5 opens, blocks go to the addon's xzEncode instead
+ * (native/xz-encode.c): the system liblzma's own lzma_stream_buffer_encode, the call mksquashfs
+ * makes, which reads the block in place and keeps the encoder's memory between blocks. It is
+ * used only if its streams of a fixed sample are lzma-native's byte for byte, so the images do
+ * not depend on the engine (xz-engines.test.ts compares the two on many inputs). 8 MiB of
+ * binaries in 1 MiB blocks, 6 alternating rounds: 2.70 s against 2.72 s (medians; the addon was
+ * faster in 5 of 6 rounds, by 1-4 %).
+ *
  * lzma-native is driven synchronously through its native stream (no worker thread per call).
  * Pitfalls from shared/design/dependencies.md: the option key is `dictSize`, and a `preset` inside
  * the filter options would silently reset it, so no preset is passed. lzma-native names filters by
  * string; the .xz Filter Flags need the numeric ids, kept next to them below.
  */
+import { createHash } from 'node:crypto';
 import { createRequire } from 'node:module';
 import type { LzmaFilter } from 'lzma-native';
 import { Compression, METADATA_SIZE } from '../format/constants.js';
 import { SquashfsError } from '../errors.js';
 import type { BcjFilter, BlockKind, Compressor, XzOptions } from './compressor.js';
+import { loadNative, selfTestSample, verified } from './native.js';
 import {
   bcjFilterFlags,
   encodeXzStream,
@@ -129,24 +139,92 @@ function lzma2(dictSize: number): LzmaFilter {
   };
 }
 
-/** One filter chain: what lzma-native runs, and how the Block Header lists it. */
+/**
+ * One filter chain: what lzma-native runs and how the Block Header lists it, or what the addon
+ * is asked for (the dictionary, and the BCJ filter's .xz id or 0).
+ */
 interface Chain {
-  filters: LzmaFilter[];
+  filters: () => LzmaFilter[];
   flags: XzFilterFlags[];
+  dictSize: number;
+  bcjId: number;
 }
 
 function chain(dictSize: number, bcj?: BcjFilter): Chain {
-  if (bcj === undefined) return { filters: [lzma2(dictSize)], flags: [lzma2FilterFlags(dictSize)] };
+  // lzma-native's filter objects are built only when it runs: they name its constants, and
+  // reading those loads it (tens of milliseconds) even where the addon does the work.
+  if (bcj === undefined) {
+    return {
+      filters: () => [lzma2(dictSize)],
+      flags: [lzma2FilterFlags(dictSize)],
+      dictSize,
+      bcjId: 0,
+    };
+  }
   const f = BCJ_FILTERS[bcj];
   return {
-    filters: [{ id: lzma()[f.id] as string }, lzma2(dictSize)],
+    filters: () => [{ id: lzma()[f.id] as string }, lzma2(dictSize)],
     flags: [bcjFilterFlags(f.xzId), lzma2FilterFlags(dictSize)],
+    dictSize,
+    bcjId: f.xzId,
   };
 }
 
-function encodeStream(c: Chain, block: Uint8Array): Uint8Array {
+/**
+ * The addon's xzEncode (native/xz-encode.c): the system liblzma's lzma_stream_buffer_encode,
+ * called as mksquashfs calls it, reading the block where it is and keeping the encoder's memory
+ * (in huge pages) from one block to the next.
+ */
+type NativeXzEncode = (input: Uint8Array, dictSize: number, bcjId: number) => Uint8Array;
+
+/**
+ * SHA-256 of lzma-native's streams (via xz-container.ts) of selfTestSample() with a 64 KiB
+ * dictionary, plain and after the x86 filter: the bytes tsquashfs's images have always had,
+ * which are mksquashfs's. xz-engines.test.ts recomputes them with lzma-native.
+ */
+export const LZMA_NATIVE_SAMPLE_SHA256: Readonly<Record<'lzma2' | 'x86', string>> = {
+  lzma2: '76ee8dd41c2720bf138fa65ef3988effc6a72886689d85fa36d7a4760e51fb55',
+  x86: '2698352c0c808954a2efdd0af04a4210d6cc45ffe9a5874569ff392c539185af',
+};
+
+/**
+ * The addon's encoder, where it is built, liblzma.so.5 is there, and its streams of the sample
+ * are lzma-native's byte for byte (checked once per thread); otherwise null, and lzma-native
+ * runs. `TSQUASHFS_XZ_ENGINE=lzma-native` turns it off.
+ */
+const nativeXzMatches = verified(() => {
+  const encode = nativeXzEncoder();
+  if (!encode) return false;
+  const sample = selfTestSample();
+  return (['lzma2', 'x86'] as const).every(
+    (f) =>
+      createHash('sha256')
+        .update(encode(sample, 64 << 10, f === 'x86' ? BCJ_FILTERS.x86.xzId : 0))
+        .digest('hex') === LZMA_NATIVE_SAMPLE_SHA256[f],
+  );
+});
+
+function nativeXzEncoder(): NativeXzEncode | null {
+  if (process.env.TSQUASHFS_XZ_ENGINE === 'lzma-native') return null;
+  const encode = (loadNative() as { xzEncode?: NativeXzEncode } | null)?.xzEncode;
+  return typeof encode === 'function' ? encode : null;
+}
+
+export type XzEngine = 'liblzma' | 'lzma-native';
+
+/** Which engine xz blocks are compressed with here: 'liblzma' (the addon) or 'lzma-native'. */
+export function xzEngine(): XzEngine {
+  return nativeXzMatches() ? 'liblzma' : 'lzma-native';
+}
+
+function encodeStream(c: Chain, block: Uint8Array, engine = xzEngine()): Uint8Array {
+  if (engine === 'liblzma') {
+    const encode = nativeXzEncoder();
+    if (!encode) throw new Error('the addon has no xzEncode here');
+    return encode(block, c.dictSize, c.bcjId);
+  }
   return encodeXzStream(block, c.flags, (input) =>
-    runStream((s) => s.rawEncoder_(c.filters), input),
+    runStream((s) => s.rawEncoder_(c.filters()), input),
   );
 }
 
@@ -154,13 +232,15 @@ function encodeStream(c: Chain, block: Uint8Array): Uint8Array {
  * The bytes mksquashfs's liblzma call `lzma_stream_buffer_encode(chain, LZMA_CHECK_CRC32, ...)`
  * writes for `block` (given room), with the chain mksquashfs builds: LZMA2 at preset 6 with
  * `dictSize`, after the `bcj` filter if one is given. Unlike compress(), never returns null.
+ * `engine` picks the encoder (tests compare the two); by default the one compress() uses.
  */
 export function xzStreamBufferEncode(
   block: Uint8Array,
   dictSize: number,
   bcj?: BcjFilter,
+  engine?: XzEngine,
 ): Uint8Array {
-  return encodeStream(chain(dictSize, bcj), block);
+  return encodeStream(chain(dictSize, bcj), block, engine);
 }
 
 export class XzCompressor implements Compressor {

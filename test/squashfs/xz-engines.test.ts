@@ -1,0 +1,82 @@
+/**
+ * The two xz engines must write the same bytes: lzma-native (xz 5.2's liblzma, bundled, with the
+ * .xz container built in xz-container.ts) and the addon's xzEncode (the system liblzma's own
+ * lzma_stream_buffer_encode, native/xz-encode.c). Images then never depend on which one ran;
+ * xz-identity.test.ts checks the one in use against mksquashfs and against liblzma through
+ * python3's ctypes.
+ */
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import type { BcjFilter } from '../../src/squashfs/compress/compressor.js';
+import { loadNative, selfTestSample } from '../../src/squashfs/compress/native.js';
+import {
+  LZMA_NATIVE_SAMPLE_SHA256,
+  XzCompressor,
+  xzEngine,
+  xzStreamBufferEncode,
+} from '../../src/squashfs/compress/xz.js';
+import { expectSameBytes, nodeSlice, noise, text } from '../helpers/compress-samples.js';
+import { requireFeature } from '../helpers/oracles.js';
+
+describe('the xz self-test sample', () => {
+  it("has the recorded digests with lzma-native, the reference the addon's encoder must meet", () => {
+    const sample = selfTestSample();
+    for (const f of ['lzma2', 'x86'] as const) {
+      const stream = xzStreamBufferEncode(
+        sample,
+        64 << 10,
+        f === 'x86' ? 'x86' : undefined,
+        'lzma-native',
+      );
+      expect(createHash('sha256').update(stream).digest('hex')).toBe(LZMA_NATIVE_SAMPLE_SHA256[f]);
+    }
+  });
+});
+
+const hasNativeXz = typeof (loadNative() as { xzEncode?: unknown } | null)?.xzEncode === 'function';
+const describeNative = requireFeature(
+  "the addon's xzEncode (native/xz-encode.c with liblzma.so.5)",
+  hasNativeXz,
+  loadNative() ? 'liblzma.so.5 did not open' : 'the addon is not built',
+);
+
+describeNative('the addon’s xz engine', () => {
+  it('is the one in use, having passed its self-test', () => {
+    expect(xzEngine()).toBe('liblzma');
+  });
+
+  const bash = readFileSync('/bin/sh');
+  const inputs: [string, Uint8Array][] = [
+    ['empty', new Uint8Array(0)],
+    ['1 byte', Uint8Array.of(7)],
+    ['5000 bytes of text', text(5000)],
+    ['1 MiB of text', text(1 << 20)],
+    ['128 KiB of noise (uncompressed chunks)', noise(131072, 4)],
+    ['1 MiB of node code', nodeSlice(1 << 20)],
+    ['a shell binary', bash],
+  ];
+  for (const [name, input] of inputs) {
+    for (const bcj of [undefined, 'x86', 'arm', 'sparc'] as (BcjFilter | undefined)[]) {
+      for (const dict of [8192, 128 << 10, 1 << 20]) {
+        it(`${name}, ${bcj ?? 'no BCJ'}, dictionary ${dict}: the same bytes`, () => {
+          expectSameBytes(
+            xzStreamBufferEncode(input, dict, bcj, 'liblzma'),
+            xzStreamBufferEncode(input, dict, bcj, 'lzma-native'),
+            `${name} ${bcj ?? ''} ${dict}`,
+          );
+        });
+      }
+    }
+  }
+
+  it('reads blocks in shared memory in place, and its blocks decompress back', () => {
+    const shared = new Uint8Array(new SharedArrayBuffer(300_000));
+    shared.set(nodeSlice(300_000));
+    const xz = new XzCompressor(1 << 20, { bcj: ['x86'] });
+    const out = xz.compress(shared, 'data')!;
+    expect(out).not.toBeNull();
+    expect(Buffer.compare(xz.decompress(out, 1 << 20), shared)).toBe(0);
+    expectSameBytes(out, xz.compress(new Uint8Array(shared), 'data')!, 'shared vs plain');
+  });
+});
