@@ -5,6 +5,7 @@
  * xz-identity.test.ts checks the one in use against mksquashfs and against liblzma through
  * python3's ctypes.
  */
+import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
@@ -78,5 +79,29 @@ describeNative('the addon’s xz engine', () => {
     expect(out).not.toBeNull();
     expect(Buffer.compare(xz.decompress(out, 1 << 20), shared)).toBe(0);
     expectSameBytes(out, xz.compress(new Uint8Array(shared), 'data')!, 'shared vs plain');
+  });
+
+  it('lets compression workers end cleanly (regression: a thread-exit destructor ran after Node unloaded the addon)', () => {
+    // In a fresh process: workers that used the encoder end (close()), then the process exits.
+    // A pthread key destructor in the addon crashed it with SIGSEGV at that point.
+    const pool = new URL('../../src/squashfs/compress/pool.ts', import.meta.url).href;
+    const script = `
+      const { createBlockCompressor } = await import(${JSON.stringify(pool)});
+      const p = createBlockCompressor({ name: 'xz' }, 1 << 20, 2);
+      const block = new Uint8Array(new SharedArrayBuffer(1 << 20));
+      for (let i = 0; i < block.length; i++) block[i] = (i * 7) % 251 < 40 ? i & 0xff : 0x41;
+      const out = await Promise.all([1, 2, 3, 4].map(() => p.compress(block, 'data')));
+      await p.close();
+      console.log(out.every((o) => o.compressed) ? 'ok' : 'not compressed');`;
+    const r = spawnSync(
+      process.execPath,
+      ['--import', 'tsx', '--input-type=module', '-e', script],
+      {
+        encoding: 'utf8',
+      },
+    );
+    expect(r.signal, r.stderr).toBeNull();
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout.trim()).toBe('ok');
   });
 });
