@@ -11,23 +11,12 @@ import { DATA_SIZE_MASK } from '../../src/squashfs/format/constants.js';
 import { MemorySink, type Sink } from '../../src/squashfs/io/sink.js';
 import { bytesSource } from '../../src/squashfs/tree.js';
 import { DataWriter } from '../../src/squashfs/write/data-writer.js';
+import { noise } from '../helpers/compress-samples.js';
 import { dataWriterOptions } from '../helpers/data-writer-options.js';
 
 const BLOCK = 4096;
 const SIZE = 4 * BLOCK;
 const FILES = 40;
-
-function distinct(n: number, seed: number): Uint8Array {
-  const out = new Uint8Array(n);
-  let x = seed >>> 0 || 1;
-  for (let i = 0; i < n; i++) {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    out[i] = x & 0xff;
-  }
-  return out;
-}
 
 /**
  * Stores every block "compressed" as a copy of itself (read back through IDENTITY), and records
@@ -64,7 +53,7 @@ async function writeCandidates(sink: Sink, compressor: RecordingCompressor) {
   const contents: Uint8Array[] = [];
   const rows: number[] = [];
   for (let i = 0; i < FILES; i++) {
-    const bytes = i % 3 === 2 ? contents[i - 1]!.slice() : distinct(SIZE, i + 1);
+    const bytes = i % 3 === 2 ? contents[i - 1]!.slice() : noise(SIZE, i + 1);
     contents.push(bytes);
     // A view into a larger chunk, as a host file's read buffer is: not the writer's to keep.
     rows.push(await w.writeFile(bytesSource(bytes), () => {}));
