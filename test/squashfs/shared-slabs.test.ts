@@ -6,7 +6,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { loadNative } from '../../src/squashfs/compress/native.js';
-import { SharedSlabs } from '../../src/squashfs/io/shared-slabs.js';
+import { BlockBuffers, SharedSlabs } from '../../src/squashfs/io/shared-slabs.js';
 import { requireFeature } from '../helpers/oracles.js';
 
 const MiB = 1 << 20;
@@ -25,6 +25,23 @@ describe('SharedSlabs', () => {
     expect(slabs.carve(MiB)).toBeNull(); // 5.5 MiB > 5
     expect(slabs.carve(MiB / 2)).not.toBeNull();
     expect(new SharedSlabs(64 * MiB, 2 * MiB).carve(3 * MiB)).toBeNull(); // larger than a slab
+  });
+});
+
+describe('BlockBuffers', () => {
+  it('reuses what is given back, keeps slab memory always and its own only up to ownSpares', () => {
+    const b = new BlockBuffers(MiB, 2 * MiB, 1);
+    const [x, y, own1, own2] = [b.take(), b.take(), b.take(), b.take()];
+    expect(x.buffer).toBe(y.buffer); // carved from one slab
+    expect(x.byteOffset).not.toBe(y.byteOffset);
+    expect(own1.buffer.byteLength).toBe(MiB); // the slab budget is spent
+    for (const v of [x, y, own1, own2]) b.give(v.subarray(0, 10));
+    const again = [b.take(), b.take(), b.take(), b.take()];
+    const same = (p: Uint8Array, q: Uint8Array) =>
+      p.buffer === q.buffer && p.byteOffset === q.byteOffset && p.length === MiB;
+    // Both slab buffers and one of its own come back (whole); the fourth is new memory.
+    expect(again.filter((v) => [x, y, own1].some((o) => same(v, o)))).toHaveLength(3);
+    expect(again.some((v) => same(v, own2))).toBe(false);
   });
 });
 

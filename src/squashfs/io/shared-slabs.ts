@@ -60,3 +60,41 @@ function adviseHugePages(): Advise | null {
   }
   return advise;
 }
+
+/**
+ * Reused buffers of one size: a spare if there is one, else memory carved out of slabs (up to
+ * `slabBytes`), else a buffer of its own. Given back, slab memory is always kept (dropped, it
+ * would be lost while its slab lives; the budget bounds it), a buffer of its own only while
+ * fewer than `ownSpares` of those wait.
+ */
+export class BlockBuffers {
+  private readonly spares: Uint8Array[] = [];
+  private ownSpareCount = 0;
+  private readonly slabs: SharedSlabs;
+
+  constructor(
+    private readonly size: number,
+    slabBytes: number,
+    private readonly ownSpares: number,
+  ) {
+    this.slabs = new SharedSlabs(slabBytes);
+  }
+
+  /** A buffer of `size` bytes (its contents are garbage), in shared memory. */
+  take(): Uint8Array {
+    const spare = this.spares.pop();
+    if (spare) {
+      if (spare.buffer.byteLength === this.size) this.ownSpareCount--;
+      return spare;
+    }
+    return this.slabs.carve(this.size) ?? new Uint8Array(new SharedArrayBuffer(this.size));
+  }
+
+  /** Gives back a buffer from take(), or a view of one from its start. */
+  give(bytes: Uint8Array): void {
+    const own = bytes.buffer.byteLength === this.size;
+    if (own && this.ownSpareCount >= this.ownSpares) return;
+    if (own) this.ownSpareCount++;
+    this.spares.push(new Uint8Array(bytes.buffer, bytes.byteOffset, this.size));
+  }
+}

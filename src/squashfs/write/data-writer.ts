@@ -28,7 +28,7 @@ import type { BlockCompressor } from '../compress/pool.js';
 import { SquashfsError } from '../errors.js';
 import { DATA_SIZE_MASK, DATA_UNCOMPRESSED } from '../format/constants.js';
 import type { FragmentEntry } from '../format/tables.js';
-import { SharedSlabs } from '../io/shared-slabs.js';
+import { BlockBuffers } from '../io/shared-slabs.js';
 import type { Sink } from '../io/sink.js';
 import type { FileSource } from '../tree.js';
 import { ByteLru } from './byte-lru.js';
@@ -75,7 +75,7 @@ interface HeldBlock {
   bytes: Uint8Array;
   /** The buffer is ours (not a source's chunk), so it may be handed to a worker. */
   owned: boolean;
-  /** The buffer is one of `spareHeld`'s, to go back there once it is written or dropped. */
+  /** The buffer is one of `heldBuffers`', to go back there once it is written or dropped. */
   pooled: boolean;
 }
 
@@ -102,8 +102,8 @@ export const FRAGMENT_CACHE_BYTES = 44 << 20;
 export const CONFIRMED_TAIL_CACHE_BYTES = 4 << 20;
 /** Fragment buffers kept for reuse: enough for the blocks written back to back. */
 const SPARE_FRAGMENTS = 4;
-/** Bytes of spare buffers kept for copies of held blocks: as much as may be held at once. */
-const SPARE_HELD_BYTES = HOLD_LIMIT;
+/** Slab memory for copies of held blocks: as much as may be held at once. */
+const HELD_SLAB_BYTES = HOLD_LIMIT;
 
 export class DataWriter {
   /** Entries by fragment index; a slot is reserved when its buffer opens and filled when written. */
@@ -151,24 +151,19 @@ export class DataWriter {
    */
   private readonly confirmedTails = new ByteLru<number>(CONFIRMED_TAIL_CACHE_BYTES);
   /**
-   * Fragment buffers evicted from the cache, for the next ones to open: a fresh 128 KiB or 1 MiB
-   * buffer per fragment block costs its page faults when the tails are copied in.
+   * Fragment buffers: evicted from the cache, they are reused for the next ones to open (a fresh
+   * 128 KiB or 1 MiB buffer per fragment block cost its page faults when the tails were copied
+   * in). New ones are carved out of huge-page slabs (shared-slabs.ts), as much as the cache and
+   * the buffers around it hold: until the 44 MiB cache was full, each was a fresh
+   * SharedArrayBuffer, 4 KiB page faults.
    */
-  private readonly spareFragments: Uint8Array[] = [];
-  /**
-   * Where new fragment buffers come from: huge-page slabs (shared-slabs.ts), as much as the cache
-   * and the buffers around it hold. With the cache full, every new fragment block is a recycled
-   * buffer; until then each was a fresh SharedArrayBuffer, 44 MiB of 4 KiB page faults.
-   */
-  private readonly fragmentSlabs: SharedSlabs;
+  private readonly fragmentBuffers: BlockBuffers;
   /**
    * Block-size buffers for copies of held blocks. A held block that is a view of a source's chunk
    * is copied, as the chunk goes back to the source; copied into fresh memory, each copy cost its
    * page faults (binaries-250M has 85 MB of duplicate files: about 150 ms of the main thread).
    */
-  private readonly spareHeld: Uint8Array[] = [];
-  /** Where new buffers for held copies come from: huge-page slabs (shared-slabs.ts). */
-  private readonly heldSlabs = new SharedSlabs(SPARE_HELD_BYTES);
+  private readonly heldBuffers: BlockBuffers;
   /**
    * Buffers that stored bytes are read back into for comparison (two: sameStored compares two
    * stretches of the image). Fresh ones per read cost a page fault per 4 KiB, as above.
@@ -186,10 +181,13 @@ export class DataWriter {
     this.recentFragments = new ByteLru<number>(cacheBytes, (index, bytes) =>
       this.recycleFragment(index, bytes),
     );
-    // The cache, the spares, the two open buffers and those queued for writing.
-    this.fragmentSlabs = new SharedSlabs(
+    // Slabs for the cache, the spares, the two open buffers and those queued for writing.
+    this.fragmentBuffers = new BlockBuffers(
+      opts.blockSize,
       cacheBytes + (SPARE_FRAGMENTS + 2 + opts.inFlight) * opts.blockSize,
+      SPARE_FRAGMENTS,
     );
+    this.heldBuffers = new BlockBuffers(opts.blockSize, HELD_SLAB_BYTES, 0);
   }
 
   /** The fragment table, once every buffer has been written (after `finish()`). */
@@ -332,7 +330,7 @@ export class DataWriter {
       if (held) {
         for (const c of candidates) {
           if (await this.heldMatches(c, row, held, ownTail)) {
-            for (const b of held) if (b.pooled) this.giveHeld(b.bytes);
+            for (const b of held) if (b.pooled) this.heldBuffers.give(b.bytes);
             this.stats.duplicateFiles++;
             files.shareWith(row, c);
             return row;
@@ -385,7 +383,7 @@ export class DataWriter {
 
   /**
    * Queues one data block for compression and writing; its size word is set when written. A
-   * `pooled` buffer (a held copy) goes back to `spareHeld` then, if nothing refers to it any
+   * `pooled` buffer (a held copy) goes back to `heldBuffers` then, if nothing refers to it any
    * more: the sink copied it, or was given compressed bytes instead.
    */
   private async queueBlock(
@@ -400,24 +398,16 @@ export class DataWriter {
     await this.out.block(work, (_p, stored) => {
       this.files.setSizeWord(row, index, sizeWord(stored!, length));
       this.stats.dataBytesOnDisk += stored!.bytes.length;
-      if (pooled && (stored!.compressed || this.sink.appendCopies)) this.giveHeld(pooled);
+      if (pooled && (stored!.compressed || this.sink.appendCopies)) this.heldBuffers.give(pooled);
     });
   }
 
-  /** A copy of a block to hold, in a spare buffer if there is one. */
+  /** A copy of a block to hold, in one of `heldBuffers`. */
   private heldCopy(bytes: Uint8Array): Uint8Array {
-    const bs = this.opts.blockSize;
     // Shared memory, like the read buffers: a worker compresses it where it is.
-    const memory =
-      this.spareHeld.pop() ?? this.heldSlabs.carve(bs) ?? new Uint8Array(new SharedArrayBuffer(bs));
+    const memory = this.heldBuffers.take();
     memory.set(bytes);
     return memory.subarray(0, bytes.length);
-  }
-
-  private giveHeld(bytes: Uint8Array): void {
-    const bs = this.opts.blockSize;
-    if ((this.spareHeld.length + 1) * bs > SPARE_HELD_BYTES) return;
-    this.spareHeld.push(new Uint8Array(bytes.buffer, bytes.byteOffset, bs));
   }
 
   /** Reads stored bytes back into reused buffer `which` (valid until its next use). */
@@ -451,10 +441,7 @@ export class DataWriter {
       frag = {
         index: this.fragmentSlots.length,
         // Shared memory: a worker compresses the block where it is (see writeFragment).
-        bytes:
-          this.spareFragments.pop() ??
-          this.fragmentSlabs.carve(this.opts.blockSize) ??
-          new Uint8Array(new SharedArrayBuffer(this.opts.blockSize)),
+        bytes: this.fragmentBuffers.take(),
         length: 0,
       };
       this.fragmentSlots.push(null);
@@ -489,13 +476,7 @@ export class DataWriter {
   }
 
   private recycleFragment(index: number, bytes: Uint8Array): void {
-    if (!this.ownFragments.delete(index)) return;
-    // Slab memory is always kept (the slabs' budget bounds it, and dropped it would be lost);
-    // a buffer of its own only up to SPARE_FRAGMENTS.
-    const fromSlab = bytes.buffer.byteLength !== this.opts.blockSize;
-    if (fromSlab || this.spareFragments.length < SPARE_FRAGMENTS) {
-      this.spareFragments.push(new Uint8Array(bytes.buffer, bytes.byteOffset, this.opts.blockSize));
-    }
+    if (this.ownFragments.delete(index)) this.fragmentBuffers.give(bytes);
   }
 
   /** Writes the open fragment buffers (small files first, then tails) and every queued block. */
