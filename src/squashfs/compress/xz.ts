@@ -204,10 +204,17 @@ const nativeXzMatches = verified(() => {
   );
 });
 
+let loadedXzEncode: NativeXzEncode | null | undefined;
+/** The addon's xzEncode, looked up once per thread (encodeStream asks for every block). */
 function nativeXzEncoder(): NativeXzEncode | null {
-  if (process.env.TSQUASHFS_XZ_ENGINE === 'lzma-native') return null;
-  const encode = (loadNative() as { xzEncode?: NativeXzEncode } | null)?.xzEncode;
-  return typeof encode === 'function' ? encode : null;
+  if (loadedXzEncode === undefined) {
+    const encode = (loadNative() as { xzEncode?: NativeXzEncode } | null)?.xzEncode;
+    loadedXzEncode =
+      process.env.TSQUASHFS_XZ_ENGINE !== 'lzma-native' && typeof encode === 'function'
+        ? encode
+        : null;
+  }
+  return loadedXzEncode;
 }
 
 export type XzEngine = 'liblzma' | 'lzma-native';

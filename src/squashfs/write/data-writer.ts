@@ -69,12 +69,13 @@ interface OpenFragment {
   length: number;
 }
 
-/** A block of a duplicate candidate, kept until the file's hash is known. */
+/**
+ * A block of a duplicate candidate, kept until the file's hash is known. Its buffer is ours (the
+ * block itself when it was, else a copy), so it may be handed to a worker.
+ */
 interface HeldBlock {
   index: number;
   bytes: Uint8Array;
-  /** The buffer is ours (not a source's chunk), so it may be handed to a worker. */
-  owned: boolean;
   /** The buffer is one of `heldBuffers`', to go back there once it is written or dropped. */
   pooled: boolean;
 }
@@ -236,7 +237,7 @@ export class DataWriter {
     const release = async (blocks: HeldBlock[]) => {
       startWriting();
       for (const b of blocks) {
-        await this.queueBlock(b.bytes, b.owned, row, b.index, b.pooled ? b.bytes : null);
+        await this.queueBlock(b.bytes, true, row, b.index, b.pooled);
       }
     };
     const addBlock = async (bytes: Uint8Array, owned: boolean) => {
@@ -252,7 +253,6 @@ export class DataWriter {
         held.push({
           index,
           bytes: owned ? bytes : this.heldCopy(bytes),
-          owned: true,
           pooled: !owned,
         });
         heldBytes += bytes.length;
@@ -391,14 +391,14 @@ export class DataWriter {
     owned: boolean,
     row: number,
     index: number,
-    pooled: Uint8Array | null = null,
+    pooled = false,
   ): Promise<void> {
     const length = bytes.length;
     const work = this.compressed(bytes, owned, this.opts.dataCompressor);
     await this.out.block(work, (_p, stored) => {
       this.files.setSizeWord(row, index, sizeWord(stored!, length));
       this.stats.dataBytesOnDisk += stored!.bytes.length;
-      if (pooled && (stored!.compressed || this.sink.appendCopies)) this.heldBuffers.give(pooled);
+      if (pooled && (stored!.compressed || this.sink.appendCopies)) this.heldBuffers.give(bytes);
     });
   }
 
