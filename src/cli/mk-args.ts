@@ -320,6 +320,12 @@ export const MK_OPTIONS: readonly OptionSpec[] = [
     apply: flag((s) => (s.noAppend = true)),
   },
   {
+    names: ['-durable'],
+    group: 'runtime',
+    help: 'exit only once IMAGE is on the disk (fsync), safe from a power cut',
+    apply: flag((s) => (s.write.durable = true)),
+  },
+  {
     names: ['-quiet'],
     group: 'runtime',
     help: 'print no summary and no progress bar',
@@ -803,6 +809,7 @@ function initialState(ids: IdLookup): MkState {
       xattrs: true,
       exports: true,
       mkfsTime: 0,
+      durable: false,
     },
     scan: { keepAsDirectory: false, exclude: [], xattrs: true },
     quiet: false,

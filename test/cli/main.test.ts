@@ -1,5 +1,15 @@
-import { describe, it, expect, beforeEach, afterEach } from 'vitest';
-import { mkdtemp, mkdir, readFile, rm, stat, writeFile, readdir } from 'node:fs/promises';
+import { describe, it, expect, beforeEach, afterEach, vi } from 'vitest';
+import {
+  mkdtemp,
+  mkdir,
+  open,
+  readFile,
+  readlink,
+  rm,
+  stat,
+  writeFile,
+  readdir,
+} from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { packageVersion, reportError, runCli } from '../../src/cli/main.js';
@@ -138,6 +148,30 @@ describe('tsquashfs mk', () => {
     const d = capture();
     expect(await runCli(['mk', src, image, '-noappend', '-progress'], d.ctx)).toBe(0);
     expect(d.err()).toMatch(/\r\[=+\] \d+\/\d+ 100%\n$/);
+  });
+
+  it('fsyncs the image and its directory with -durable, and nothing without it', async () => {
+    // Every FileHandle shares one prototype: count the fsyncs made through any of them.
+    const probe = await open(src);
+    const proto = Object.getPrototypeOf(probe) as { sync(): Promise<void> };
+    await probe.close();
+    const synced: string[] = [];
+    const sync = vi.spyOn(proto, 'sync').mockImplementation(async function (this: { fd: number }) {
+      synced.push(await readlink(`/proc/self/fd/${this.fd}`));
+    });
+    try {
+      const image = join(dir, 'out.sqfs');
+      expect(await runCli(['mk', src, image, '-quiet'], capture().ctx)).toBe(0);
+      expect(synced).toEqual([]);
+      expect(
+        await runCli(['mk', src, image, '-quiet', '-noappend', '-durable'], capture().ctx),
+      ).toBe(0);
+      expect(synced).toHaveLength(2);
+      expect(synced[0]).toMatch(/\/\.out\.sqfs\.tsquashfs-[0-9a-f]+\.tmp$/);
+      expect(synced[1]).toBe(dir);
+    } finally {
+      sync.mockRestore();
+    }
   });
 
   it('refuses to append to an existing image without -noappend, and replaces it with it', async () => {

@@ -53,6 +53,7 @@ describe('parseMkArgs: positionals and defaults', () => {
       xattrs: true,
       exports: true,
       mkfsTime: 0,
+      durable: false,
     });
     expect(cmd.scan).toEqual({ keepAsDirectory: false, exclude: [], xattrs: true });
     expect(cmd).toMatchObject({
@@ -437,6 +438,10 @@ describe('parseMkArgs: runtime options', () => {
       exitOnError: true,
       processors: 4,
     });
+  });
+
+  it('-durable asks the writer to sync the image before it returns', () => {
+    expect(parse('-durable').write.durable).toBe(true);
   });
 
   it.each([

@@ -1,11 +1,12 @@
 /**
- * FileSink syncs the image in the background as it grows (so the final fsync is short), and a
- * failure of one of those syncs must still fail the write: Linux reports a writeback error to a
- * file descriptor once, so the final fsync alone could succeed after it.
+ * A durable FileSink syncs the image in the background as it grows (so the final fsync is
+ * short), and a failure of one of those syncs must still fail the write: Linux reports a
+ * writeback error to a file descriptor once, so the final fsync alone could succeed after it.
+ * It syncs the directory after the rename. A default sink syncs nothing.
  */
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { existsSync, promises as fsp, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { FileSink } from '../../src/squashfs/io/sink.js';
 import { makeTempDir, type TempDir } from '../helpers/fs-util.js';
 
@@ -19,10 +20,52 @@ afterAll(async () => {
   await tmp.cleanup();
 });
 
-/** The sink's file handle, to count or fail its syncs. */
-function handleOf(sink: FileSink): { datasync(): Promise<void> } {
-  return (sink as unknown as { handle: { datasync(): Promise<void> } }).handle;
+interface Syncable {
+  datasync(): Promise<void>;
+  sync(): Promise<void>;
 }
+
+/** The sink's file handle, to count or fail its syncs. */
+function handleOf(sink: FileSink): Syncable {
+  return (sink as unknown as { handle: Syncable }).handle;
+}
+
+/** Counts the sink's fdatasync and fsync calls on its image file. */
+function countSyncs(sink: FileSink): { datasync: number; sync: number } {
+  const handle = handleOf(sink);
+  const counts = { datasync: 0, sync: 0 };
+  const datasync = handle.datasync.bind(handle);
+  const sync = handle.sync.bind(handle);
+  handle.datasync = () => (counts.datasync++, datasync());
+  handle.sync = () => (counts.sync++, sync());
+  return counts;
+}
+
+/**
+ * Records every fsync of a directory made through fs.promises.open (how the sink syncs the
+ * directory after its rename), with whether `target` existed at that moment.
+ */
+function watchDirectorySyncs(target: string): { dir: string; targetThere: boolean }[] {
+  const seen: { dir: string; targetThere: boolean }[] = [];
+  const open = fsp.open.bind(fsp);
+  vi.spyOn(fsp, 'open').mockImplementation(async (...args: Parameters<typeof fsp.open>) => {
+    const handle = await open(...args);
+    const stat = await handle.stat();
+    if (stat.isDirectory()) {
+      const sync = handle.sync.bind(handle);
+      handle.sync = () => {
+        seen.push({ dir: String(args[0]), targetThere: existsSync(target) });
+        return sync();
+      };
+    }
+    return handle;
+  });
+  return seen;
+}
+
+afterEach(() => {
+  vi.restoreAllMocks();
+});
 
 type Write = (bytes: Uint8Array, offset: number, length: number, at: number) => Promise<unknown>;
 
@@ -55,20 +98,17 @@ function pattern(n: number, seed: number): Uint8Array {
 }
 
 describe('FileSink', () => {
-  it('syncs in the background while a large image is written, and the image is whole', async () => {
+  it('durable: syncs in the background while a large image is written, fsyncs it, then syncs the directory after the rename', async () => {
     const target = join(tmp.path, 'big.img');
-    const sink = await FileSink.create(target);
-    const handle = handleOf(sink);
-    const original = handle.datasync.bind(handle);
-    let syncs = 0;
-    handle.datasync = () => {
-      syncs++;
-      return original();
-    };
+    const dirSyncs = watchDirectorySyncs(target);
+    const sink = await FileSink.create(target, { durable: true });
+    const syncs = countSyncs(sink);
     const chunk = pattern(MiB, 7);
     for (let i = 0; i < 40; i++) await sink.append(chunk);
     await sink.commit();
-    expect(syncs).toBeGreaterThanOrEqual(1);
+    expect(syncs.datasync).toBeGreaterThanOrEqual(1);
+    expect(syncs.sync).toBe(1);
+    expect(dirSyncs).toEqual([{ dir: tmp.path, targetThere: true }]);
     const written = readFileSync(target);
     expect(written.length).toBe(40 * MiB);
     for (let i = 0; i < 40; i++) {
@@ -76,9 +116,37 @@ describe('FileSink', () => {
     }
   });
 
+  it('by default syncs neither the image nor its directory, and the image is whole', async () => {
+    const target = join(tmp.path, 'plain.img');
+    const dirSyncs = watchDirectorySyncs(target);
+    const sink = await FileSink.create(target);
+    const syncs = countSyncs(sink);
+    const chunk = pattern(MiB, 5);
+    for (let i = 0; i < 40; i++) await sink.append(chunk);
+    await sink.commit();
+    expect(syncs).toEqual({ datasync: 0, sync: 0 });
+    expect(dirSyncs).toEqual([]);
+    const written = readFileSync(target);
+    expect(written.length).toBe(40 * MiB);
+    expect(Buffer.compare(written.subarray(39 * MiB), chunk)).toBe(0);
+    expect(readdirSync(tmp.path).filter((n) => n.includes('plain'))).toEqual(['plain.img']);
+  });
+
+  it('accepts a temporary directory as a string second argument (the 0.1 form)', async () => {
+    const target = join(tmp.path, 'elsewhere.img');
+    const spoolDir = join(tmp.path, 'spool');
+    await fsp.mkdir(spoolDir);
+    const sink = await FileSink.create(target, spoolDir);
+    await sink.append(pattern(1000, 1));
+    expect(readdirSync(spoolDir)).toHaveLength(1);
+    await sink.commit();
+    expect(readFileSync(target).length).toBe(1000);
+    expect(readdirSync(spoolDir)).toEqual([]);
+  });
+
   it('fails the commit, and leaves nothing at the output path, when a background sync failed', async () => {
     const target = join(tmp.path, 'failed.img');
-    const sink = await FileSink.create(target);
+    const sink = await FileSink.create(target, { durable: true });
     handleOf(sink).datasync = () =>
       Promise.reject(Object.assign(new Error('EIO: i/o error, fdatasync'), { code: 'EIO' }));
     const chunk = pattern(MiB, 3);

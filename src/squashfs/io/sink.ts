@@ -4,7 +4,9 @@
  * byte), and patches the superblock at offset 0 at the end.
  *
  * FileSink writes to a temporary name beside the target and renames it into place on commit, so a
- * failed or interrupted write never leaves a partial image at the output path.
+ * failed or interrupted write never leaves a partial image at the output path. With `durable`, it
+ * also makes sure the image and its name are on the disk before commit returns (see
+ * FileSinkOptions).
  */
 import { createReadStream, promises as fs, readSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -61,12 +63,26 @@ interface Write {
   promise: Promise<void>;
 }
 /**
- * Written bytes after which a background fdatasync starts. The image is synced before it is
- * renamed into place; syncing as it grows lets the disk write it back while the writer goes on,
- * instead of all of it in the final fsync (about 100 ms for 113 MiB here, most of an
- * uncompressed run's idle time).
+ * Written bytes after which a durable sink starts a background fdatasync. Syncing as the image
+ * grows lets the disk write it back while the writer goes on, instead of all of it in the final
+ * fsync (about 100 ms for 113 MiB here).
  */
 const WRITEBACK_STEP = 16 << 20;
+
+export interface FileSinkOptions {
+  /** Where the temporary file goes; default beside the target. */
+  tempDir?: string;
+  /**
+   * Wait, before commit returns, until the disk has the image and the directory has its name
+   * (fdatasync as it grows, fsync of the file, rename, fsync of the directory): the image then
+   * survives a power cut or a kernel crash. Default false, as in mksquashfs, gensquashfs, gzip
+   * and cp: the rename alone already keeps a failed or killed write from leaving a partial
+   * image, and the page cache reaches the disk a few seconds later anyway. Waiting for the disk
+   * cost about 0.15 s of a 0.45 s uncompressed 200 MiB run here, and 0.26 s of kernel CPU time
+   * (the writeback then runs in this process instead of the kernel's flusher threads).
+   */
+  durable?: boolean;
+}
 
 export class FileSink implements Sink {
   readonly appendCopies = true;
@@ -100,12 +116,21 @@ export class FileSink implements Sink {
     private readonly handle: fs.FileHandle,
     private readonly tempPath: string,
     private readonly finalPath: string,
+    private readonly durable: boolean,
   ) {
     for (let i = 1; i < BUFFERS; i++) this.spares.push(Buffer.allocUnsafeSlow(BUFFER_SIZE));
   }
 
-  /** `tempDir` puts the temporary file elsewhere than beside the target (used by StreamSink). */
-  static async create(finalPath: string, tempDir?: string): Promise<FileSink> {
+  /**
+   * A string second argument is `tempDir` (the form before FileSinkOptions existed, kept for
+   * callers of 0.1).
+   */
+  static async create(
+    finalPath: string,
+    options: FileSinkOptions | string = {},
+  ): Promise<FileSink> {
+    const { tempDir, durable = false } =
+      typeof options === 'string' ? { tempDir: options } : options;
     const dir = tempDir ?? path.dirname(path.resolve(finalPath));
     const tempPath = path.join(
       dir,
@@ -117,7 +142,7 @@ export class FileSink implements Sink {
     } catch (err) {
       throw ioError(err, finalPath, 'create image');
     }
-    return new FileSink(handle, tempPath, finalPath);
+    return new FileSink(handle, tempPath, finalPath, durable);
   }
 
   get position(): number {
@@ -159,7 +184,11 @@ export class FileSink implements Sink {
     // A failure is reported by the next call that waits, not as an unhandled rejection now.
     write.promise.catch(() => undefined);
     this.writes.push(write);
-    if (this.writeback === null && this.flushed - this.writebackFrom >= WRITEBACK_STEP) {
+    if (
+      this.durable &&
+      this.writeback === null &&
+      this.flushed - this.writebackFrom >= WRITEBACK_STEP
+    ) {
       this.startWriteback();
     }
   }
@@ -283,6 +312,8 @@ export class FileSink implements Sink {
       await this.abort();
       throw ioError(err, this.finalPath, 'write image');
     }
+    if (this.durable)
+      await syncDirectory(path.dirname(path.resolve(this.finalPath)), this.finalPath);
   }
 
   /** Flushes and closes the temp file without moving it into place (for StreamSink). */
@@ -291,7 +322,7 @@ export class FileSink implements Sink {
     try {
       await this.writeback;
       if (this.writebackError !== null) throw this.writebackError;
-      await this.handle.sync();
+      if (this.durable) await this.handle.sync();
       await this.handle.close();
       this.closed = true;
     } catch (err) {
@@ -309,6 +340,23 @@ export class FileSink implements Sink {
       await this.handle.close().catch(() => undefined);
     }
     await fs.rm(this.tempPath, { force: true }).catch(() => undefined);
+  }
+}
+
+/**
+ * Makes a rename in `dir` durable: until the directory itself is synced, a power cut can undo
+ * the rename even though the file's data is on the disk.
+ */
+async function syncDirectory(dir: string, finalPath: string): Promise<void> {
+  try {
+    const handle = await fs.open(dir, 'r');
+    try {
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+  } catch (err) {
+    throw ioError(err, finalPath, 'sync the directory of');
   }
 }
 
@@ -342,7 +390,8 @@ export class StreamSink implements Sink {
   ) {}
 
   static async create(stream: Writable, tempDir: string = tmpdir()): Promise<StreamSink> {
-    return new StreamSink(await FileSink.create('image-stream', tempDir), stream);
+    // Not durable: the spool is deleted once it has been copied into the stream.
+    return new StreamSink(await FileSink.create('image-stream', { tempDir }), stream);
   }
 
   get position(): number {

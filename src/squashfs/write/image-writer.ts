@@ -86,7 +86,7 @@ export async function writeImage(
   const plan = planTree(root, options);
   const sink =
     typeof output === 'string'
-      ? await FileSink.create(output)
+      ? await FileSink.create(output, { durable: options.durable === true })
       : isSink(output)
         ? output
         : await StreamSink.create(output);

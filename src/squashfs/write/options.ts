@@ -49,6 +49,12 @@ export interface WriteOptions {
    * every count.
    */
   workers?: number;
+  /**
+   * When `output` is a path: return only once the image and its directory entry are on the disk
+   * (fsync), so that it survives a power cut. Default false, like mksquashfs; the image appears
+   * at the path by an atomic rename either way. See FileSinkOptions.durable.
+   */
+  durable?: boolean;
   /** Called as data is read (at least once per file and per 1 MiB chunk), for progress displays. */
   onProgress?: (progress: WriteProgress) => void;
   /**
