@@ -167,7 +167,7 @@ describe('tsquashfs mk', () => {
         await runCli(['mk', src, image, '-quiet', '-noappend', '-durable'], capture().ctx),
       ).toBe(0);
       expect(synced).toHaveLength(2);
-      expect(synced[0]).toMatch(/\/\.out\.sqfs\.tsquashfs-[0-9a-f]+\.tmp$/);
+      expect(synced[0]).toMatch(/\/\.out\.sqfs\.tsquashfs-[0-9a-f-]+\.tmp$/);
       expect(synced[1]).toBe(dir);
     } finally {
       sync.mockRestore();

@@ -23,10 +23,9 @@
  *   strategies that -Xwindow-size and -Xstrategy need, and is slower than node:zlib.
  * Decompression always uses node:zlib (any correct inflater gives the same bytes).
  */
-import { createHash } from 'node:crypto';
 import { createRequire } from 'node:module';
 import zlib from 'node:zlib';
-import { zlib as libdeflateZlibUnguarded } from 'libdeflate';
+import type * as Libdeflate from 'libdeflate';
 import type Pako from 'pako';
 import { Compression } from '../format/constants.js';
 import { SquashfsError } from '../errors.js';
@@ -42,6 +41,7 @@ import {
   loadNative,
   nativeUnavailableReason,
   selfTestSample,
+  sha256Hex,
   verified,
 } from './native.js';
 
@@ -81,9 +81,8 @@ const nativeZlibMatchesPako = verified(() => {
   const sample = selfTestSample();
   return (['default', 'filtered'] as const).every(
     (strategy) =>
-      createHash('sha256')
-        .update(native.deflate(sample, 9, 15, 8, ZLIB_STRATEGY[strategy]))
-        .digest('hex') === STOCK_ZLIB_SAMPLE_SHA256[strategy],
+      sha256Hex(native.deflate(sample, 9, 15, 8, ZLIB_STRATEGY[strategy])) ===
+      STOCK_ZLIB_SAMPLE_SHA256[strategy],
   );
 });
 
@@ -113,6 +112,16 @@ let loadedPako: typeof Pako | undefined;
  */
 function pako(): typeof Pako {
   return (loadedPako ??= require('pako') as typeof Pako);
+}
+
+let loadedLibdeflate: typeof Libdeflate | undefined;
+/**
+ * The bundled libdeflate, loaded on first use: loading its WebAssembly glue took about 12 ms of
+ * every start, compressed or not. A package of ES modules: require() loads it from Node 20.19 on.
+ */
+function libdeflateZlibUnguarded(block: Uint8Array, level: number): Uint8Array {
+  loadedLibdeflate ??= require('libdeflate') as typeof Libdeflate;
+  return loadedLibdeflate.zlib(block, level);
 }
 
 const PROCESS_EVENTS: string[] = ['uncaughtException', 'unhandledRejection'];

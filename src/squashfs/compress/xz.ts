@@ -28,13 +28,12 @@
  * the filter options would silently reset it, so no preset is passed. lzma-native names filters by
  * string; the .xz Filter Flags need the numeric ids, kept next to them below.
  */
-import { createHash } from 'node:crypto';
 import { createRequire } from 'node:module';
 import type { LzmaFilter } from 'lzma-native';
 import { Compression, METADATA_SIZE } from '../format/constants.js';
 import { SquashfsError } from '../errors.js';
 import type { BcjFilter, BlockKind, Compressor, XzOptions } from './compressor.js';
-import { loadNative, selfTestSample, verified } from './native.js';
+import { loadNative, selfTestSample, sha256Hex, verified } from './native.js';
 import {
   bcjFilterFlags,
   encodeXzStream,
@@ -198,9 +197,8 @@ const nativeXzMatches = verified(() => {
   const sample = selfTestSample();
   return (['lzma2', 'x86'] as const).every(
     (f) =>
-      createHash('sha256')
-        .update(encode(sample, 64 << 10, f === 'x86' ? BCJ_FILTERS.x86.xzId : 0))
-        .digest('hex') === LZMA_NATIVE_SAMPLE_SHA256[f],
+      sha256Hex(encode(sample, 64 << 10, f === 'x86' ? BCJ_FILTERS.x86.xzId : 0)) ===
+      LZMA_NATIVE_SAMPLE_SHA256[f],
   );
 });
 
