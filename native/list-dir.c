@@ -223,6 +223,37 @@ static napi_value js_list_dir(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/*
+ * xattrListSize(path): llistxattr(path, NULL, 0) on the calling thread: the size of the path's
+ * xattr name list (not following a symlink), 0 where the file system has none (ENOTSUP), or
+ * -errno. One system call: it tells the scanner that an entry the listing did not cover (a
+ * source named on the command line) has no xattrs, without loading an xattr library for it.
+ */
+static napi_value js_xattr_list_size(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1], out;
+  void *bytes;
+  size_t len;
+  char path[PATH_MAX];
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return NULL;
+  if (argc < 1 || !napi_uint8_bytes(env, argv[0], &bytes, &len) || memchr(bytes, 0, len) != NULL) {
+    napi_throw_type_error(env, NULL, "xattrListSize(path: Uint8Array without NUL bytes)");
+    return NULL;
+  }
+  double result;
+  if (len >= sizeof path) {
+    result = -ENAMETOOLONG;
+  } else {
+    memcpy(path, bytes, len);
+    path[len] = 0;
+    ssize_t size = llistxattr(path, NULL, 0);
+    result = size >= 0 ? (double)size : errno == ENOTSUP ? 0 : -(double)errno;
+  }
+  napi_create_double(env, result, &out);
+  return out;
+}
+
 int list_dir_register(napi_env env, napi_value exports) {
-  return napi_export_function(env, exports, "listDir", js_list_dir);
+  return napi_export_function(env, exports, "listDir", js_list_dir) &&
+         napi_export_function(env, exports, "xattrListSize", js_xattr_list_size);
 }

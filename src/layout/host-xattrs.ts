@@ -21,6 +21,7 @@
  * drops the rest too, e.g. system.posix_acl_access).
  */
 import fs from 'node:fs';
+import { loadNative } from '../squashfs/compress/native.js';
 import type { NodeKind, Xattr } from '../squashfs/tree.js';
 import { displayPath } from './host-paths.js';
 import type { Warn } from './scan-warnings.js';
@@ -56,6 +57,7 @@ class HostXattrReader implements XattrReader {
   constructor(private readonly warn: Warn) {}
 
   async read(path: Buffer, kind: NodeKind): Promise<Xattr[] | undefined> {
+    if (xattrListSizeOf(path) === 0) return undefined;
     const library = await this.loadLibrary();
     if (library === undefined) return undefined;
     try {
@@ -123,6 +125,23 @@ class HostXattrReader implements XattrReader {
     );
     return false;
   }
+}
+
+type XattrListSize = (path: Buffer) => number;
+let addonListSize: XattrListSize | null | undefined;
+
+/**
+ * The size of the path's xattr name list by the addon (llistxattr; 0 for none, negative for an
+ * error), or undefined without the addon. The directory listings say which entries have xattrs;
+ * this covers the rest (a source named on the command line, the root among them), so that a
+ * tree without xattrs never loads fs-xattr, about 11 ms of a start.
+ */
+function xattrListSizeOf(path: Buffer): number | undefined {
+  if (addonListSize === undefined) {
+    const fn = (loadNative() as { xattrListSize?: XattrListSize } | null)?.xattrListSize;
+    addonListSize = typeof fn === 'function' ? fn : null;
+  }
+  return addonListSize?.(path);
 }
 
 /**

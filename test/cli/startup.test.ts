@@ -3,6 +3,8 @@
  * WebAssembly glue took about 12 ms, node:crypto 7 ms and node:worker_threads 5 ms, of a 0.2 s
  * uncompressed run. An image that compresses nothing needs none of them; a gzip image needs
  * libdeflate and the worker pool, but still not node:crypto (only the engine self-tests hash).
+ * A tree without xattrs does not load fs-xattr (11 ms), not even for its root, which no
+ * directory listing covers.
  * Runs the built CLI (the test command builds it first), as a user's shell does.
  */
 import { spawnSync } from 'node:child_process';
@@ -10,7 +12,8 @@ import { existsSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { makeTempDir, type TempDir } from '../helpers/fs-util.js';
+import { makeTempDir, runChecked, type TempDir } from '../helpers/fs-util.js';
+import { requireOracle } from '../helpers/oracles.js';
 
 const ROOT = join(import.meta.dirname, '../..');
 const CLI = join(ROOT, 'bin/tsquashfs.js');
@@ -36,10 +39,10 @@ afterAll(async () => {
   await tmp?.cleanup();
 });
 
-function loadedBy(args: string[]): Loaded {
+function loadedBy(args: string[], src = join(tmp.path, 'src')): Loaded {
   const r = spawnSync(
     process.execPath,
-    ['--import', PROBE, CLI, 'mk', join(tmp.path, 'src'), join(tmp.path, 'out.img'), ...args],
+    ['--import', PROBE, CLI, 'mk', src, join(tmp.path, 'out.img'), ...args],
     { encoding: 'utf8', env: { ...process.env, NODE_OPTIONS: '' } },
   );
   expect(r.status, r.stderr).toBe(0);
@@ -55,6 +58,7 @@ describe('what mk loads', () => {
     expect(loaded.packages).not.toContain('lzma-native');
     expect(loaded.builtins).not.toContain('crypto');
     expect(loaded.builtins).not.toContain('worker_threads');
+    expect(loaded.packages).not.toContain('fs-xattr');
   });
 
   it('a gzip image loads libdeflate and the worker pool, and still not node:crypto', () => {
@@ -62,5 +66,23 @@ describe('what mk loads', () => {
     expect(loaded.packages).toContain('libdeflate');
     expect(loaded.builtins).toContain('worker_threads');
     expect(loaded.builtins).not.toContain('crypto');
+  });
+});
+
+requireOracle(
+  'setfattr',
+  'getfattr',
+  'unsquashfs',
+)('what mk loads for xattrs', () => {
+  it('a tree with an xattr loads fs-xattr, and the image has the xattr', async () => {
+    const src = join(tmp.path, 'with-xattr');
+    await mkdir(src);
+    await writeFile(join(src, 'f'), 'x');
+    await runChecked('setfattr', ['-n', 'user.tsquashfs.test', '-v', 'v', join(src, 'f')]);
+    expect(loadedBy(['-noappend', '-quiet'], src).packages).toContain('fs-xattr');
+    const out = join(tmp.path, 'extracted');
+    await runChecked('unsquashfs', ['-d', out, '-xattrs', join(tmp.path, 'out.img')]);
+    const dumped = await runChecked('getfattr', ['-d', join(out, 'f')]);
+    expect(dumped.stdout.toString()).toContain('user.tsquashfs.test="v"');
   });
 });

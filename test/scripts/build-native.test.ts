@@ -147,6 +147,7 @@ describe('the packed package', () => {
         'listDir',
         'readFiles',
         'xxh64Digest',
+        'xattrListSize',
         'xxh64Update',
         'xzEncode',
       ]),
