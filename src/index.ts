@@ -24,7 +24,7 @@ export type {
   NodeMeta,
 } from './squashfs/tree.js';
 export { FileSink, MemorySink, StreamSink } from './squashfs/io/sink.js';
-export type { Sink } from './squashfs/io/sink.js';
+export type { FileSinkOptions, Sink } from './squashfs/io/sink.js';
 export { SquashfsError } from './squashfs/errors.js';
 export type { SquashfsErrorCode } from './squashfs/errors.js';
 export { describeRegions } from './squashfs/read/regions.js';
