@@ -52,11 +52,30 @@ function files(blockSize: number, withHuge: boolean): Map<string, Uint8Array> {
   m.set('small/same-size-b', textish(5000, 8));
   m.set('empty', new Uint8Array(0));
   // All-zero files store nothing; mksquashfs still takes the second of each pair for a duplicate
-  // of the first (blocks_start included), with data written in between.
+  // of the first (blocks_start included), with data written in between...
   m.set('a-zeros', new Uint8Array(2 * blockSize + 100));
   m.set('z-zeros', new Uint8Array(2 * blockSize + 100));
+  // ...but an all-zero file small enough for a fragment only when a file of its size with a real
+  // fragment was stored before it (small/same-size-a, 5000 bytes)...
   m.set('a-zeros-small', new Uint8Array(5000));
   m.set('z-zeros-small', new Uint8Array(5000));
+  // ...and otherwise each one keeps its own position (regression: we took the second for a
+  // duplicate, and our images of trees with zero-filled small files differed from mksquashfs's).
+  m.set('a-zeros-lone', new Uint8Array(6000));
+  m.set('z-zeros-lone', new Uint8Array(6000));
+  // Different first blocks, the same tail; and a small file with the bytes of that tail. With
+  // -always-use-fragments mksquashfs stores the tail once and points all three at it.
+  const tail = textish(3000, 11);
+  for (const [name, seed] of [
+    ['tail-a', 12],
+    ['tail-b', 13],
+  ] as const) {
+    const bytes = new Uint8Array(blockSize + tail.length);
+    bytes.set(textish(blockSize, seed));
+    bytes.set(tail, blockSize);
+    m.set(name, bytes);
+  }
+  m.set('small/tail-copy', tail.slice());
   if (withHuge) {
     // Larger than the hold limit: written as it streams, then found to be a duplicate.
     const huge = textish(HOLD_LIMIT + 3 * blockSize + 99, 9);
@@ -139,18 +158,19 @@ describe('work never done', () => {
     const withCopies = await toMemory(memoryTree(more), { blockSize: 8192 });
     expect(withCopies.report.duplicateFiles).toBe(base.report.duplicateFiles + 2);
     expect(withCopies.report.blocksCompressed).toBe(base.report.blocksCompressed);
-    // multi-a, multi-c: 3 blocks and a 1234-byte last block each; sparse: 2 of its 4 blocks; the
-    // small files go into fragments. multi-b, sparse-dup and the z-zeros files are duplicates.
-    expect(base.report.duplicateFiles).toBe(4); // multi-b, sparse-dup, z-zeros, z-zeros-small
-    expect(base.report.sparseBlocks).toBe(2 + 2 + 3 + 3 + 1 + 1); // sparse, sparse-dup and the all-zero files
-    expect(base.report.blocksCompressed).toBe(4 + 4 + 2 + base.report.fragments);
+    // multi-a, multi-c: 3 blocks and a 1234-byte last block each; sparse: 2 of its 4 blocks;
+    // tail-a, tail-b: a block and a 3000-byte last block each; the small files go into
+    // fragments. multi-b, sparse-dup, z-zeros and z-zeros-small are duplicates.
+    expect(base.report.duplicateFiles).toBe(4);
+    expect(base.report.sparseBlocks).toBe(2 + 2 + 3 + 3 + 1 + 1 + 1 + 1); // sparse, sparse-dup and the all-zero files
+    expect(base.report.blocksCompressed).toBe(4 + 4 + 2 + 2 * 2 + base.report.fragments);
   });
 
   it('with -no-duplicates every copy is compressed', async () => {
     const content = files(8192, false);
     const { report } = await toMemory(memoryTree(content), { blockSize: 8192, duplicates: false });
     expect(report.duplicateFiles).toBe(0);
-    expect(report.blocksCompressed).toBe(3 * 4 + 2 * 2 + report.fragments);
+    expect(report.blocksCompressed).toBe(3 * 4 + 2 * 2 + 2 * 2 + report.fragments);
   });
 });
 
@@ -158,7 +178,7 @@ requireOracle('mksquashfs', 'unsquashfs')('the pipeline against mksquashfs', () 
   let work: TempDir;
   const blockSize = 131072;
   // Level 1 keeps the 2 x 32 MiB duplicate pair quick to compress; the layout is the same.
-  const args = ['-mkfs-time', '0', '-all-time', '0', '-quiet', '-Xcompression-level', '1'];
+  const common = ['-mkfs-time', '0', '-all-time', '0', '-quiet', '-Xcompression-level', '1'];
   beforeAll(async () => {
     work = await makeTempDir('pipeline');
     for (const [tree, withHuge] of [
@@ -177,9 +197,14 @@ requireOracle('mksquashfs', 'unsquashfs')('the pipeline against mksquashfs', () 
   });
 
   /** Our image of `tree` with `-processors n` has the bytes of mksquashfs's. */
-  async function sameAsMksquashfs(tree: string, processors: string[]): Promise<string> {
+  async function sameAsMksquashfs(
+    tree: string,
+    processors: string[],
+    extra: string[] = [],
+  ): Promise<string> {
     const src = join(work.path, tree);
     const theirs = join(work.path, `${tree}-theirs.sqfs`);
+    const args = [...common, ...extra];
     await mksquashfs([src], theirs, args);
     const expected = sha(await readFile(theirs));
     let ours = '';
@@ -205,6 +230,14 @@ requireOracle('mksquashfs', 'unsquashfs')('the pipeline against mksquashfs', () 
 
   it('gzip: -processors 1, 2 and 4 give mksquashfs 4.5.1 bytes', async () => {
     await sameAsMksquashfs('plain', ['1', '2', '4']);
+  });
+
+  it('-always-use-fragments: equal tails of different files are stored once, as mksquashfs 4.5.1 does', async () => {
+    await sameAsMksquashfs('plain', ['2'], ['-always-use-fragments']);
+  });
+
+  it('uncompressed: all-zero small files get mksquashfs 4.5.1 bytes', async () => {
+    await sameAsMksquashfs('plain', ['2'], ['-noI', '-noD', '-noF', '-noX']);
   });
 
   it('a duplicate past the hold limit (written, compared, rewound) gives mksquashfs 4.5.1 bytes too', async () => {
