@@ -45,12 +45,11 @@ export class HostFileSource implements FileSource {
   // share of the writer's main thread. A file that fits in one chunk is read by the native
   // addon in one threadpool job instead of three, where it is built (wholeFileReader).
   async *read(): AsyncIterable<Uint8Array> {
-    if (this.size < HOST_READ_CHUNK) {
-      const readWhole = wholeFileReader();
-      if (readWhole) {
-        yield* this.whole(readWhole);
-        return;
-      }
+    const whole = this.readWhole();
+    if (whole) {
+      const chunk = await whole;
+      if (chunk.length > 0) yield chunk;
+      return;
     }
     const fd = await new Promise<number>((resolve, reject) =>
       open(this.path, OPEN_FLAGS, (err, fd) =>
@@ -64,8 +63,17 @@ export class HostFileSource implements FileSource {
     }
   }
 
-  /** The one chunk of a file smaller than HOST_READ_CHUNK, read by the addon. */
-  private async *whole(readWhole: WholeFileReader): AsyncIterable<Uint8Array> {
+  /**
+   * The one chunk of a file smaller than HOST_READ_CHUNK, read by the addon; null for a larger
+   * file, or where the addon is not built.
+   */
+  readWhole(): Promise<Uint8Array> | null {
+    if (this.size >= HOST_READ_CHUNK) return null;
+    const readWhole = wholeFileReader();
+    return readWhole ? this.whole(readWhole) : null;
+  }
+
+  private async whole(readWhole: WholeFileReader): Promise<Uint8Array> {
     // One byte past the expected size, as in chunks(): a file that grew is noticed.
     const length = this.size + 1;
     const chunk = this.buffers ? this.buffers.take(length) : Buffer.allocUnsafe(length);
@@ -76,7 +84,7 @@ export class HostFileSource implements FileSource {
     );
     if (bytesRead > this.size) throw this.changed(`at least ${bytesRead}`);
     if (bytesRead < this.size) throw this.changed(String(bytesRead));
-    if (bytesRead > 0) yield chunk.subarray(0, bytesRead);
+    return chunk.subarray(0, bytesRead);
   }
 
   private async *chunks(fd: number): AsyncIterable<Uint8Array> {

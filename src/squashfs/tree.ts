@@ -38,6 +38,12 @@ export interface FileSource {
   readonly sparseOnDisk?: boolean;
   read(): AsyncIterable<Uint8Array>;
   /**
+   * Optional, for speed: all the bytes at once (what read() would yield, with the same checks),
+   * or null where this source has no such path for this file, and read() is to be used. On a
+   * tree of small files, the async iterators of read() were a large share of the writer's time.
+   */
+  readWhole?(): Promise<Uint8Array> | null;
+  /**
    * Optional: the caller will never touch `chunk` (yielded by read()) again, nor any view of it,
    * so its memory may be read into again. A reader that does not call it loses nothing.
    */

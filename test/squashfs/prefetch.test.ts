@@ -82,6 +82,47 @@ describe('Prefetcher', () => {
     expect(probe.open).toBe(0);
   });
 
+  it('reads a source that can be read whole ahead too, and hands it over as an array', async () => {
+    const started: number[] = [];
+    const whole = (id: number, size: number, fail = false): FileSource => ({
+      size,
+      description: `whole ${id}`,
+      read: () => {
+        throw new Error('read() must not be called for a source read whole');
+      },
+      readWhole: () => {
+        started.push(id);
+        const bytes = new Uint8Array(size).fill(id);
+        return new Promise((resolve, reject) =>
+          setImmediate(() => (fail ? reject(new Error(`whole ${id} failed`)) : resolve(bytes))),
+        );
+      },
+    });
+    const probe: Probe = { open: 0, maxOpen: 0, closed: 0 };
+    // Whole sources (one empty, one failing) mixed with iterated ones.
+    const sources = [
+      whole(0, 100),
+      source(1, 3000, 1000, probe),
+      whole(2, 0),
+      whole(3, 50, true),
+      whole(4, 70),
+    ];
+    const ahead = new Prefetcher(sources.length, (i) => sources[i]!, 1 << 20, 8);
+    const first = ahead.next();
+    expect(first).toBeInstanceOf(Promise);
+    expect(await first).toEqual([new Uint8Array(100).fill(0)]);
+    // It read ahead: every whole source was started before the writer reached it.
+    expect(started).toEqual([0, 2, 3, 4]);
+    const second = ahead.next();
+    expect(second).not.toBeInstanceOf(Promise);
+    expect((await collect(second as AsyncIterable<Uint8Array>)).length).toBe(3000);
+    expect(await ahead.next()).toEqual([]);
+    await expect(ahead.next()).rejects.toThrow('whole 3 failed');
+    expect(await ahead.next()).toEqual([new Uint8Array(70).fill(4)]);
+    await ahead.close();
+    expect(probe.open).toBe(0);
+  });
+
   it('closes a source the writer stopped reading early', async () => {
     const probe: Probe = { open: 0, maxOpen: 0, closed: 0 };
     const ahead = new Prefetcher(1, () => source(0, 10_000, 100, probe), 1 << 20, 4);

@@ -220,7 +220,7 @@ export class DataWriter {
   async writeFile(
     source: FileSource,
     onBytes: (n: number) => void,
-    chunks: AsyncIterable<Uint8Array> = source.read(),
+    chunks: AsyncIterable<Uint8Array> | readonly Uint8Array[] = source.read(),
   ): Promise<number> {
     const bs = this.opts.blockSize;
     const size = source.size;

@@ -162,7 +162,9 @@ async function writeFileData(
       options.onProgress?.(progress);
     };
     for (let i = 0; i < files.length; i++) {
-      fileRows[files[i]!] = await data.writeFile(sourceOf(i), onBytes, prefetch.read());
+      const next = prefetch.next();
+      const chunks = next instanceof Promise ? await next : next;
+      fileRows[files[i]!] = await data.writeFile(sourceOf(i), onBytes, chunks);
       progress.filesDone++;
       options.onProgress?.(progress);
     }
