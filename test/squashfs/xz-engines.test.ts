@@ -14,6 +14,7 @@ import { loadNative, selfTestSample } from '../../src/squashfs/compress/native.j
 import {
   LZMA_NATIVE_SAMPLE_SHA256,
   XzCompressor,
+  xzDecompress,
   xzEngine,
   xzStreamBufferEncode,
 } from '../../src/squashfs/compress/xz.js';
@@ -103,5 +104,46 @@ describeNative('the addon’s xz engine', () => {
     expect(r.signal, r.stderr).toBeNull();
     expect(r.status, r.stderr).toBe(0);
     expect(r.stdout.trim()).toBe('ok');
+  });
+});
+
+describeNative('the addon’s xz decoder', () => {
+  const outcome = (f: () => Uint8Array) => {
+    try {
+      return { bytes: Buffer.from(f()).toString('hex') };
+    } catch (err) {
+      return { code: (err as { code?: string }).code };
+    }
+  };
+
+  it('decodes what lzma-native decodes, and refuses what it refuses, with the same error code', () => {
+    const stream = xzStreamBufferEncode(nodeSlice(200_000), 1 << 20, 'x86', 'lzma-native');
+    const truncated = stream.subarray(0, stream.length - 30);
+    const flipped = stream.slice();
+    flipped[stream.length >> 1]! ^= 0x40;
+    const trailing = Buffer.concat([stream, Buffer.alloc(16)]);
+    const cases: [string, Uint8Array, number, string][] = [
+      ['valid', stream, 1 << 20, 'bytes'],
+      ['valid, bytes after the stream', trailing, 1 << 20, 'bytes'],
+      ['truncated', truncated, 1 << 20, 'CORRUPT'],
+      ['a flipped byte', flipped, 1 << 20, 'CORRUPT'],
+      ['more than maxOut', stream, 100_000, 'CORRUPT'],
+      ['not xz at all', text(500), 1 << 20, 'CORRUPT'],
+    ];
+    for (const [name, input, maxOut, expected] of cases) {
+      const a = outcome(() => xzDecompress(input, maxOut, 64 << 20, 'liblzma'));
+      const b = outcome(() => xzDecompress(input, maxOut, 64 << 20, 'lzma-native'));
+      expect(a, name).toEqual(b);
+      expect('bytes' in a ? 'bytes' : a.code, name).toBe(expected);
+    }
+  });
+
+  it('is the one XzCompressor uses, and decompresses into a buffer it is given', () => {
+    const xz = new XzCompressor(1 << 20);
+    const block = text(300_000);
+    const into = new Uint8Array(1 << 20);
+    const out = xz.decompress(xz.compress(block, 'data')!, 1 << 20, into);
+    expect(out.buffer).toBe(into.buffer);
+    expect(Buffer.compare(out, block)).toBe(0);
   });
 });

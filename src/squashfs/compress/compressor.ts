@@ -28,7 +28,12 @@ export interface Decompressor {
    * Decompresses one block. Never returns more than `maxOut` bytes; bad input or output past
    * `maxOut` throws SquashfsError('CORRUPT'), never a RangeError or TypeError.
    */
-  decompress(block: Uint8Array, maxOut: number): Uint8Array;
+  /**
+   * `into`, if given, is a buffer of at least `maxOut` bytes that an engine may decompress into,
+   * returning a view of it (valid until the caller uses `into` again); engines that cannot,
+   * ignore it.
+   */
+  decompress(block: Uint8Array, maxOut: number, into?: Uint8Array): Uint8Array;
 }
 
 export type BlockKind = 'data' | 'metadata';

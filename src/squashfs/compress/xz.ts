@@ -215,6 +215,94 @@ function nativeXzEncoder(): NativeXzEncode | null {
   return loadedXzEncode;
 }
 
+/** The addon's xzDecode (native/xz-encode.c): bytes written into `output`, or -1 if they pass it. */
+type NativeXzDecode = (input: Uint8Array, output: Uint8Array, memlimit: number) => number;
+
+let loadedXzDecode: NativeXzDecode | null | undefined;
+/**
+ * The addon's decoder, where it is built and liblzma.so.5 is there: one call, into a buffer of
+ * the block size, with no decoder object left for the garbage collector (lzma-native's were,
+ * about 2 MiB of native memory each, and the writer's duplicate checks made dozens at once).
+ * Any liblzma decodes a valid stream to the same bytes, so no self-test is needed.
+ * `TSQUASHFS_XZ_ENGINE=lzma-native` turns it off too.
+ */
+function nativeXzDecoder(): NativeXzDecode | null {
+  if (loadedXzDecode === undefined) {
+    const decode = (loadNative() as { xzDecode?: NativeXzDecode } | null)?.xzDecode;
+    loadedXzDecode =
+      process.env.TSQUASHFS_XZ_ENGINE !== 'lzma-native' && typeof decode === 'function'
+        ? decode
+        : null;
+  }
+  return loadedXzDecode;
+}
+
+function decodeNative(
+  decode: NativeXzDecode,
+  block: Uint8Array,
+  maxOut: number,
+  memlimit: number,
+  into?: Uint8Array,
+): Uint8Array {
+  const out = into && into.length >= maxOut ? into.subarray(0, maxOut) : Buffer.allocUnsafe(maxOut);
+  let n: number;
+  try {
+    n = decode(block, out, memlimit);
+  } catch (err) {
+    throw new SquashfsError('CORRUPT', `xz block does not decompress: ${(err as Error).message}`, {
+      cause: err,
+    });
+  }
+  if (n < 0) {
+    throw new SquashfsError(
+      'CORRUPT',
+      `xz block decompresses to more than ${maxOut} bytes (${maxOut} before stopping)`,
+    );
+  }
+  return out.subarray(0, n);
+}
+
+/**
+ * One .xz stream decoded, at most `maxOut` bytes, with at most `memlimit` bytes of decoder
+ * memory: by the addon's decoder where there is one (into `into` if given), else by
+ * lzma-native. `engine` picks one (tests compare the two). Bad input or output past `maxOut`
+ * throws SquashfsError('CORRUPT').
+ */
+export function xzDecompress(
+  block: Uint8Array,
+  maxOut: number,
+  memlimit: number,
+  engine: XzEngine = nativeXzDecoder() ? 'liblzma' : 'lzma-native',
+  into?: Uint8Array,
+): Uint8Array {
+  if (engine === 'liblzma') {
+    const decode = nativeXzDecoder();
+    if (!decode) throw new Error('the addon has no xzDecode here');
+    return decodeNative(decode, block, maxOut, memlimit, into);
+  }
+  let out: Uint8Array;
+  try {
+    out = runStream((s) => s.streamDecoder_(memlimit, 0), block, maxOut);
+  } catch (err) {
+    if (err instanceof XzOutputLimit) {
+      throw new SquashfsError(
+        'CORRUPT',
+        `xz block decompresses to more than ${maxOut} bytes (${err.produced} before stopping)`,
+      );
+    }
+    throw new SquashfsError('CORRUPT', `xz block does not decompress: ${(err as Error).message}`, {
+      cause: err,
+    });
+  }
+  if (out.length > maxOut) {
+    throw new SquashfsError(
+      'CORRUPT',
+      `xz block decompresses to ${out.length} bytes, more than ${maxOut}`,
+    );
+  }
+  return out;
+}
+
 export type XzEngine = 'liblzma' | 'lzma-native';
 
 /** Which engine xz blocks are compressed with here: 'liblzma' (the addon) or 'lzma-native'. */
@@ -288,34 +376,8 @@ export class XzCompressor implements Compressor {
     return best !== null && best.length < block.length ? best : null;
   }
 
-  decompress(block: Uint8Array, maxOut: number): Uint8Array {
-    let out: Uint8Array;
-    try {
-      out = runStream(
-        (s) => s.streamDecoder_(Math.max(64 << 20, this.blockSize * 4), 0),
-        block,
-        maxOut,
-      );
-    } catch (err) {
-      if (err instanceof XzOutputLimit) {
-        throw new SquashfsError(
-          'CORRUPT',
-          `xz block decompresses to more than ${maxOut} bytes (${err.produced} before stopping)`,
-        );
-      }
-      throw new SquashfsError(
-        'CORRUPT',
-        `xz block does not decompress: ${(err as Error).message}`,
-        { cause: err },
-      );
-    }
-    if (out.length > maxOut) {
-      throw new SquashfsError(
-        'CORRUPT',
-        `xz block decompresses to ${out.length} bytes, more than ${maxOut}`,
-      );
-    }
-    return out;
+  decompress(block: Uint8Array, maxOut: number, into?: Uint8Array): Uint8Array {
+    return xzDecompress(block, maxOut, Math.max(64 << 20, this.blockSize * 4), undefined, into);
   }
 
   optionsPayload(): Uint8Array | null {
