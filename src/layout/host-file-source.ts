@@ -24,6 +24,8 @@ const OPEN_FLAGS = constants.O_RDONLY | constants.O_NOFOLLOW;
 export class HostFileSource implements FileSource {
   readonly size: number;
   readonly sparseOnDisk: boolean;
+  /** Each read() opens the file again. */
+  readonly repeatable = true;
 
   /** `buffers`: where read buffers come from and go back to (recycle()); default: fresh ones. */
   constructor(

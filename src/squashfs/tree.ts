@@ -38,6 +38,13 @@ export interface FileSource {
   readonly sparseOnDisk?: boolean;
   read(): AsyncIterable<Uint8Array>;
   /**
+   * Optional: read() may be called again, and yields the same bytes unless the file changed.
+   * The writer then keeps nothing of a possible duplicate while it waits for its hash: it reads
+   * the file again to compare it or to store it (from the page cache, for a host file). Without
+   * it, such a file's blocks are held in memory (up to 32 MiB).
+   */
+  readonly repeatable?: boolean;
+  /**
    * Optional, for speed: all the bytes at once (what read() would yield, with the same checks),
    * or null where this source has no such path for this file, and read() is to be used. On a
    * tree of small files, the async iterators of read() were a large share of the writer's time.

@@ -179,6 +179,7 @@ export class DataWriter {
    * stretches of the image). Fresh ones per read cost a page fault per 4 KiB, as above.
    */
   private readonly readback: [Uint8Array | null, Uint8Array | null] = [null, null];
+  private decompressBuffer: Uint8Array | null = null;
   private readonly out: OrderedOutput;
 
   private constructor(
@@ -233,7 +234,11 @@ export class DataWriter {
       size > 0 &&
       (this.opts.repeatedSizes === undefined || this.opts.repeatedSizes.has(size));
     const hash = mayRepeat ? this.newHash() : null;
-    let held: HeldBlock[] | null = this.opts.duplicates && this.sizes.has(size) ? [] : null;
+    const candidate = this.opts.duplicates && this.sizes.has(size);
+    // A possible duplicate's blocks wait until its hash is known: as indices only, when the
+    // source can be read again, else as copies.
+    const deferred: number[] | null = candidate && source.repeatable === true ? [] : null;
+    let held: HeldBlock[] | null = candidate && !deferred ? [] : null;
     let heldBytes = 0;
     let start: { position: number } | null = null;
     let sparseBytes = 0;
@@ -255,6 +260,10 @@ export class DataWriter {
       if (this.opts.sparse && isAllZero(bytes)) {
         this.stats.sparseBlocks++;
         sparseBytes += bytes.length;
+        return;
+      }
+      if (deferred) {
+        deferred.push(index);
         return;
       }
       if (held) {
@@ -348,12 +357,40 @@ export class DataWriter {
           return row;
         }
       }
-      const key = hash && !zeroTail ? splitHash(hash.digest()) : null;
+      const digest = hash?.digest() ?? 0n;
+      const key = hash && !zeroTail ? splitHash(digest) : null;
       const candidates = key === null ? [] : this.candidates(key, size);
       const ownTail = useFragment ? tail : null;
-      if (held) {
+      if (deferred && deferred.length > 0) {
+        const again = (onChunk: (chunk: Uint8Array) => void) =>
+          this.blocksAgain(source, deferred, useFragment, digest, onChunk);
+        const giveBack = recycle ?? (() => undefined);
         for (const c of candidates) {
-          if (await this.heldMatches(c, row, held, ownTail)) {
+          if (await this.storedMatches(c, row, again(giveBack), ownTail)) {
+            this.stats.duplicateFiles++;
+            files.shareWith(row, c);
+            return row;
+          }
+        }
+        startWriting();
+        const written = recycle
+          ? (chunk: Uint8Array) => this.out.marker(() => recycle(chunk))
+          : giveBack;
+        for await (const b of again(written)) {
+          await this.queueBlock(b.bytes, b.owned, row, b.index);
+        }
+      } else if (deferred) {
+        // Every block was sparse: nothing to read again.
+        for (const c of candidates) {
+          if (await this.storedMatches(c, row, heldBlocks([]), ownTail)) {
+            this.stats.duplicateFiles++;
+            files.shareWith(row, c);
+            return row;
+          }
+        }
+      } else if (held) {
+        for (const c of candidates) {
+          if (await this.storedMatches(c, row, heldBlocks(held), ownTail)) {
             for (const b of held) if (b.pooled) this.heldBuffers.give(b.bytes);
             this.stats.duplicateFiles++;
             files.shareWith(row, c);
@@ -494,6 +531,16 @@ export class DataWriter {
     return memory.subarray(0, bytes.length);
   }
 
+  /**
+   * A block-size buffer that stored blocks are decompressed into for comparison, reused: the
+   * bench's binaries end with four copies of a 25 MiB library, and a fresh buffer per block read
+   * back made 75 MiB of garbage at once.
+   */
+  private decompressed(): Uint8Array {
+    this.decompressBuffer ??= new Uint8Array(this.opts.blockSize);
+    return this.decompressBuffer;
+  }
+
   /** Reads stored bytes back into reused buffer `which` (valid until its next use). */
   private readBack(position: number, length: number, which: 0 | 1): Promise<Uint8Array> {
     let into = this.readback[which];
@@ -571,41 +618,118 @@ export class DataWriter {
   }
 
   /**
-   * Whether the held candidate (row `mine`) equals the earlier file `c`, byte for byte: the same
-   * sparse blocks, the same bytes in every other block, and the same tail.
+   * Whether the candidate (row `mine`), whose non-sparse blocks `blocks` yields in order, equals
+   * the earlier file `c`, byte for byte: the same sparse blocks, the same bytes in every other
+   * block, and the same tail.
    */
-  private async heldMatches(
+  private async storedMatches(
     c: number,
     mine: number,
-    held: HeldBlock[],
+    blocks: AsyncGenerator<SourceBlock>,
     tail: Uint8Array | null,
   ): Promise<boolean> {
-    const files = this.files;
-    const count = files.blockCount.get(c);
-    if (count !== files.blockCount.get(mine) || this.tailLengths.get(c) > 0 !== (tail !== null)) {
-      return false;
+    try {
+      const files = this.files;
+      const count = files.blockCount.get(c);
+      if (count !== files.blockCount.get(mine) || this.tailLengths.get(c) > 0 !== (tail !== null)) {
+        return false;
+      }
+      // Only blocks have to be in the sink to be read back. A file that is all fragment (every
+      // small file) is compared with its tail at once: waiting for the earlier file's turn in the
+      // output drained the queue and left the workers idle on trees of small files.
+      if (count > 0) await this.out.settle(this.doneTickets.get(c));
+      let next = await blocks.next();
+      let position = files.blocksStart.get(c);
+      for (let i = 0; i < count; i++) {
+        const word = files.sizeWord(c, i);
+        const bytesOfMine = !next.done && next.value.index === i ? next.value.bytes : null;
+        if ((word === 0) !== (bytesOfMine === null)) return false;
+        if (bytesOfMine === null) continue;
+        const length = word & DATA_SIZE_MASK;
+        const stored = await this.readBack(position, length, 0);
+        position += length;
+        const bytes =
+          word & DATA_UNCOMPRESSED
+            ? stored
+            : this.opts.decompressor.decompress(stored, this.opts.blockSize, this.decompressed());
+        if (Buffer.compare(bytes, bytesOfMine) !== 0) return false;
+        next = await blocks.next();
+      }
+      // Read to the end: a source read again checks there that it has not changed.
+      while (!next.done) next = await blocks.next();
+      return tail === null || (await this.sameTail(c, tail));
+    } finally {
+      await blocks.return(undefined);
     }
-    // Only blocks have to be in the sink to be read back. A file that is all fragment (every
-    // small file) is compared with its tail at once: waiting for the earlier file's turn in the
-    // output drained the queue and left the workers idle on trees of small files.
-    if (count > 0) await this.out.settle(this.doneTickets.get(c));
+  }
+
+  /**
+   * The blocks at `indices` (the ones not sparse, in order) of a source read again, each once the
+   * previous one has been used; `onChunk` gets every chunk once its blocks have been used. The
+   * part that went to a fragment (`tailInFragment`) is not yielded. At the end, the bytes must
+   * hash to `digest`, the hash of the first read: otherwise the file changed in between.
+   */
+  private async *blocksAgain(
+    source: FileSource,
+    indices: readonly number[],
+    tailInFragment: boolean,
+    digest: bigint,
+    onChunk: (chunk: Uint8Array) => void,
+  ): AsyncGenerator<SourceBlock> {
+    const bs = this.opts.blockSize;
+    const size = source.size;
+    const lastBlock = tailInFragment ? Math.floor(size / bs) : Math.ceil(size / bs);
+    const hash = this.newHash();
     let next = 0;
-    let position = files.blocksStart.get(c);
-    for (let i = 0; i < count; i++) {
-      const word = files.sizeWord(c, i);
-      const bytesOfMine = held[next]?.index === i ? held[next++]!.bytes : null;
-      if ((word === 0) !== (bytesOfMine === null)) return false;
-      if (bytesOfMine === null) continue;
-      const length = word & DATA_SIZE_MASK;
-      const stored = await this.readBack(position, length, 0);
-      position += length;
-      const bytes =
-        word & DATA_UNCOMPRESSED
-          ? stored
-          : this.opts.decompressor.decompress(stored, this.opts.blockSize);
-      if (Buffer.compare(bytes, bytesOfMine) !== 0) return false;
+    let index = 0;
+    let block: Uint8Array | null = null;
+    let filled = 0;
+    let total = 0;
+    for await (const chunk of source.read()) {
+      if (total + chunk.length > size) throw changed(source, size, total + chunk.length, 'more');
+      total += chunk.length;
+      hash.update(chunk);
+      let at = 0;
+      while (at < chunk.length && index < lastBlock) {
+        const wanted = indices[next] === index;
+        const length = Math.min(bs, size - index * bs);
+        if (filled === 0 && chunk.length - at >= length) {
+          // A whole block inside the chunk: used where it is.
+          if (wanted) {
+            next++;
+            yield { index, bytes: chunk.subarray(at, at + length), owned: false };
+          }
+          at += length;
+          index++;
+          continue;
+        }
+        const n = Math.min(chunk.length - at, length - filled);
+        if (wanted) {
+          block ??= new Uint8Array(length);
+          block.set(chunk.subarray(at, at + n), filled);
+        }
+        filled += n;
+        at += n;
+        if (filled === length) {
+          if (wanted) {
+            next++;
+            yield { index, bytes: block!, owned: true };
+          }
+          block = null;
+          filled = 0;
+          index++;
+        }
+      }
+      onChunk(chunk);
     }
-    return tail === null || (await this.sameTail(c, tail));
+    if (total !== size) throw changed(source, size, total, 'fewer');
+    if (hash.digest() !== digest) {
+      throw new SquashfsError(
+        'CHANGED_DURING_READ',
+        `${source.description} changed while being read (its bytes differ between two reads)`,
+        { path: source.description },
+      );
+    }
   }
 
   /**
@@ -704,6 +828,18 @@ export class DataWriter {
  */
 function copyOf(bytes: Uint8Array): Uint8Array {
   return new Uint8Array(bytes);
+}
+
+/** A block of a file: its index in the file, its bytes, and whether the buffer is its own. */
+interface SourceBlock {
+  index: number;
+  bytes: Uint8Array;
+  owned: boolean;
+}
+
+/** Held copies of a candidate's blocks, as storedMatches takes them. */
+async function* heldBlocks(held: readonly HeldBlock[]): AsyncGenerator<SourceBlock> {
+  for (const b of held) yield { index: b.index, bytes: b.bytes, owned: true };
 }
 
 /** The xxhash64 digest as two u32 halves, the HashIndex's key. */
