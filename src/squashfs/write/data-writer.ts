@@ -15,13 +15,16 @@
  *
  * Duplicate files are found before anything of them is compressed. Each file's bytes are hashed
  * with xxhash64 as they stream through, unless no other file of the tree has its size
- * (`repeatedSizes`). A file can only duplicate an earlier file of the same size; such a
- * candidate's blocks are held back (up to HOLD_LIMIT bytes) until its hash is known.
- * When an earlier file has the same size and hash, the match is confirmed byte for byte against
- * that file's stored blocks (decompressed) and its fragment, and the held blocks are dropped
- * without ever being compressed. A candidate larger than HOLD_LIMIT is written as it streams;
- * if it does turn out to be a duplicate, its stored bytes are compared with the earlier file's and
- * the sink is rewound over them. A source is read exactly once either way.
+ * (`repeatedSizes`). A file can only duplicate an earlier file of the same size; nothing of such
+ * a candidate is compressed until its hash is known. When an earlier file has the same size and
+ * hash, the match is confirmed byte for byte against that file's stored blocks (decompressed)
+ * and its fragment, and the candidate's blocks are never compressed.
+ *
+ * A candidate whose source is repeatable (host files) is read a second time for that: to be
+ * compared, or to have its blocks queued; the second read must hash as the first did. Any other
+ * candidate's blocks are held back as copies (up to HOLD_LIMIT bytes); one larger than that is
+ * written as it streams, and if it does turn out to be a duplicate, its stored bytes are compared
+ * with the earlier file's and the sink is rewound over them. Such a source is read exactly once.
  */
 import type { Compressor } from '../compress/compressor.js';
 import type { BlockCompressor } from '../compress/pool.js';
