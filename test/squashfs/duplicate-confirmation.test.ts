@@ -9,21 +9,10 @@ import type { BlockCompressor, CompressedBlock } from '../../src/squashfs/compre
 import { MemorySink } from '../../src/squashfs/io/sink.js';
 import { bytesSource } from '../../src/squashfs/tree.js';
 import { DataWriter, FRAGMENT_CACHE_BYTES } from '../../src/squashfs/write/data-writer.js';
+import { distinct } from '../helpers/compress-samples.js';
 import { dataWriterOptions } from '../helpers/data-writer-options.js';
 
 const MiB = 1 << 20;
-
-function distinct(n: number, seed: number): Uint8Array {
-  const out = new Uint8Array(n);
-  let x = seed >>> 0 || 1;
-  for (let i = 0; i < n; i++) {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    out[i] = x & 0xff;
-  }
-  return out;
-}
 
 /** A compressor whose blocks finish only when the test says so. */
 function gatedCompressor(): BlockCompressor & { release(): void; pending(): number } {
@@ -83,6 +72,37 @@ describe('confirming a duplicate of a small file', () => {
     const done = w.finish();
     gate.release();
     await done;
+  });
+
+  it('takes an all-zero small file for a duplicate without waiting for the output (regression: each one drained the compression queue)', async () => {
+    const gate = gatedCompressor();
+    const sink = new MemorySink();
+    const w = await DataWriter.create(
+      sink,
+      options({ dataCompressor: gate, fragmentCompressor: gate }),
+    );
+    // mksquashfs's rule: a zero-filled small file is a duplicate of the last one stored only once
+    // a fragment of its size has been stored. A small file of that size, a large file whose
+    // blocks stay in compression, a zero-filled small file placed after them, then another.
+    await w.writeFile(bytesSource(distinct(1000, 3)), () => {});
+    await w.writeFile(bytesSource(distinct(3 * 4096, 4)), () => {});
+    const first = await w.writeFile(bytesSource(new Uint8Array(1000)), () => {});
+    expect(gate.pending()).toBe(3);
+    const copy = w.writeFile(bytesSource(new Uint8Array(1000)), () => {});
+    const outcome = await Promise.race([
+      copy.then(() => 'shared'),
+      new Promise((r) => setTimeout(() => r('waiting'), 200)),
+    ]);
+    expect(outcome).toBe('shared');
+    expect(gate.pending()).toBe(3);
+    expect(w.stats.duplicateFiles).toBe(1);
+    gate.release();
+    const done = w.finish();
+    gate.release();
+    await done;
+    // Its blocksStart is the first one's, set once the output reached it: after the large file.
+    expect(w.files.blocksStart.get(first)).toBe(3 * 4096);
+    expect(w.files.blocksStart.get(await copy)).toBe(3 * 4096);
   });
 
   it('reads a fragment block back once for many copies of a content whose block had left the cache', async () => {
