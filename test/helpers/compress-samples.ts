@@ -27,6 +27,19 @@ export function text(n: number, seed = 1): Uint8Array {
 }
 
 /** Incompressible bytes: SHA-256 in counter mode. */
+/** Fast incompressible bytes (xorshift32): for sizes where noise()'s SHA-256 would be slow. */
+export function distinct(n: number, seed: number): Uint8Array {
+  const out = new Uint8Array(n);
+  let x = seed >>> 0 || 1;
+  for (let i = 0; i < n; i++) {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    out[i] = x & 0xff;
+  }
+  return out;
+}
+
 export function noise(n: number, seed = 1): Uint8Array {
   const out = new Uint8Array(n);
   for (let i = 0, c = 0; i < n; i += 32, c++) {

@@ -187,6 +187,38 @@ export const LZMA_NATIVE_SAMPLE_SHA256: Readonly<Record<'lzma2' | 'x86', string>
 };
 
 /**
+ * A function of the addon's xz code (native/xz-encode.c), looked up once per thread (the
+ * encoder is asked for at every block); null where the addon or liblzma.so.5 is missing, or
+ * with `TSQUASHFS_XZ_ENGINE=lzma-native`.
+ */
+function addonXz<F>(name: 'xzEncode' | 'xzDecode'): () => F | null {
+  let loaded: F | null | undefined;
+  return () => {
+    if (loaded === undefined) {
+      const f = (loadNative() as Record<string, unknown> | null)?.[name];
+      loaded =
+        process.env.TSQUASHFS_XZ_ENGINE !== 'lzma-native' && typeof f === 'function'
+          ? (f as F)
+          : null;
+    }
+    return loaded;
+  };
+}
+
+const nativeXzEncoder = addonXz<NativeXzEncode>('xzEncode');
+
+/** The addon's xzDecode: bytes written into `output`, or -1 if they pass it. */
+type NativeXzDecode = (input: Uint8Array, output: Uint8Array, memlimit: number) => number;
+
+/**
+ * The addon's decoder: one call, into a buffer of the block size, with no decoder object left
+ * for the garbage collector (lzma-native's were, about 2 MiB of native memory each, and the
+ * writer's duplicate checks made dozens at once). Any liblzma decodes a valid stream to the same
+ * bytes, so no self-test is needed.
+ */
+const nativeXzDecoder = addonXz<NativeXzDecode>('xzDecode');
+
+/**
  * The addon's encoder, where it is built, liblzma.so.5 is there, and its streams of the sample
  * are lzma-native's byte for byte (checked once per thread); otherwise null, and lzma-native
  * runs. `TSQUASHFS_XZ_ENGINE=lzma-native` turns it off.
@@ -201,41 +233,6 @@ const nativeXzMatches = verified(() => {
       LZMA_NATIVE_SAMPLE_SHA256[f],
   );
 });
-
-let loadedXzEncode: NativeXzEncode | null | undefined;
-/** The addon's xzEncode, looked up once per thread (encodeStream asks for every block). */
-function nativeXzEncoder(): NativeXzEncode | null {
-  if (loadedXzEncode === undefined) {
-    const encode = (loadNative() as { xzEncode?: NativeXzEncode } | null)?.xzEncode;
-    loadedXzEncode =
-      process.env.TSQUASHFS_XZ_ENGINE !== 'lzma-native' && typeof encode === 'function'
-        ? encode
-        : null;
-  }
-  return loadedXzEncode;
-}
-
-/** The addon's xzDecode (native/xz-encode.c): bytes written into `output`, or -1 if they pass it. */
-type NativeXzDecode = (input: Uint8Array, output: Uint8Array, memlimit: number) => number;
-
-let loadedXzDecode: NativeXzDecode | null | undefined;
-/**
- * The addon's decoder, where it is built and liblzma.so.5 is there: one call, into a buffer of
- * the block size, with no decoder object left for the garbage collector (lzma-native's were,
- * about 2 MiB of native memory each, and the writer's duplicate checks made dozens at once).
- * Any liblzma decodes a valid stream to the same bytes, so no self-test is needed.
- * `TSQUASHFS_XZ_ENGINE=lzma-native` turns it off too.
- */
-function nativeXzDecoder(): NativeXzDecode | null {
-  if (loadedXzDecode === undefined) {
-    const decode = (loadNative() as { xzDecode?: NativeXzDecode } | null)?.xzDecode;
-    loadedXzDecode =
-      process.env.TSQUASHFS_XZ_ENGINE !== 'lzma-native' && typeof decode === 'function'
-        ? decode
-        : null;
-  }
-  return loadedXzDecode;
-}
 
 function decodeNative(
   decode: NativeXzDecode,
