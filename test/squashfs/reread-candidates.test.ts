@@ -109,6 +109,15 @@ describe('a possible duplicate that can be read again', () => {
     expect(Buffer.from(raw.bytes).equals(Buffer.from(held.bytes))).toBe(true);
   });
 
+  it('stored raw, a duplicate past the hold limit is written, compared and rewound over', async () => {
+    const big = distinct(HOLD_LIMIT + 3 * 65536 + 10, 5);
+    const once = await write([big], true, 65536, true);
+    const twice = await write([big, big.slice()], true, 65536, true);
+    expect(twice.duplicates).toBe(1);
+    expect(twice.rows[1]!.blocksStart).toBe(twice.rows[0]!.blocksStart);
+    expect(Buffer.from(twice.bytes).equals(Buffer.from(once.bytes))).toBe(true);
+  });
+
   it('fails the write, naming the file, if it changed between the two reads', async () => {
     const sink = new MemorySink();
     const w = await DataWriter.create(
