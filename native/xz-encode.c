@@ -226,7 +226,7 @@ static napi_value js_xz_encode(napi_env env, napi_callback_info info) {
  * xzDecode(input, output, memlimit): decodes the one .xz stream at the start of `input` into
  * `output` with lzma_stream_buffer_decode, in one call and in place: the writer's duplicate
  * checks decompress stored blocks, and lzma-native's path made a decoder object per block whose
- * native memory stayed until a garbage collection (about 90 MiB at once on the bench's
+ * native memory stayed until a garbage collection (75 MiB at once at the end of the bench's
  * binaries). Returns the bytes written, or -1 if the stream holds more than `output` takes.
  * Bytes after the stream are ignored, as lzma-native's decoder does. Throws on a damaged stream.
  */

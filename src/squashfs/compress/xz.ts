@@ -234,31 +234,6 @@ const nativeXzMatches = verified(() => {
   );
 });
 
-function decodeNative(
-  decode: NativeXzDecode,
-  block: Uint8Array,
-  maxOut: number,
-  memlimit: number,
-  into?: Uint8Array,
-): Uint8Array {
-  const out = into && into.length >= maxOut ? into.subarray(0, maxOut) : Buffer.allocUnsafe(maxOut);
-  let n: number;
-  try {
-    n = decode(block, out, memlimit);
-  } catch (err) {
-    throw new SquashfsError('CORRUPT', `xz block does not decompress: ${(err as Error).message}`, {
-      cause: err,
-    });
-  }
-  if (n < 0) {
-    throw new SquashfsError(
-      'CORRUPT',
-      `xz block decompresses to more than ${maxOut} bytes (${maxOut} before stopping)`,
-    );
-  }
-  return out.subarray(0, n);
-}
-
 /**
  * One .xz stream decoded, at most `maxOut` bytes, with at most `memlimit` bytes of decoder
  * memory: by the addon's decoder where there is one (into `into` if given), else by
@@ -272,14 +247,19 @@ export function xzDecompress(
   engine: XzEngine = nativeXzDecoder() ? 'liblzma' : 'lzma-native',
   into?: Uint8Array,
 ): Uint8Array {
-  if (engine === 'liblzma') {
-    const decode = nativeXzDecoder();
-    if (!decode) throw new Error('the addon has no xzDecode here');
-    return decodeNative(decode, block, maxOut, memlimit, into);
-  }
+  const decode = engine === 'liblzma' ? nativeXzDecoder() : null;
+  if (engine === 'liblzma' && !decode) throw new Error('the addon has no xzDecode here');
   let out: Uint8Array;
   try {
-    out = runStream((s) => s.streamDecoder_(memlimit, 0), block, maxOut);
+    if (decode) {
+      const to =
+        into && into.length >= maxOut ? into.subarray(0, maxOut) : Buffer.allocUnsafe(maxOut);
+      const n = decode(block, to, memlimit);
+      if (n < 0) throw new XzOutputLimit(maxOut);
+      out = to.subarray(0, n);
+    } else {
+      out = runStream((s) => s.streamDecoder_(memlimit, 0), block, maxOut);
+    }
   } catch (err) {
     if (err instanceof XzOutputLimit) {
       throw new SquashfsError(

@@ -22,10 +22,10 @@
  *
  * A candidate whose source is repeatable (host files) and whose blocks are compressed is read a
  * second time for that: to be compared, or to have its blocks queued; the second read must hash
- * as the first did. Any other
- * candidate's blocks are held back as copies (up to HOLD_LIMIT bytes); one larger than that is
- * written as it streams, and if it does turn out to be a duplicate, its stored bytes are compared
- * with the earlier file's and the sink is rewound over them. Such a source is read exactly once.
+ * as the first did. Any other candidate's blocks are held back as copies (up to HOLD_LIMIT
+ * bytes); one larger than that is written as it streams, and if it does turn out to be a
+ * duplicate, its stored bytes are compared with the earlier file's and the sink is rewound over
+ * them. Such a source is read exactly once.
  */
 import type { Compressor } from '../compress/compressor.js';
 import type { BlockCompressor } from '../compress/pool.js';
@@ -141,8 +141,11 @@ export class DataWriter {
   private readonly doneTickets = f64Column();
   /** Sizes of the files written so far: only a file of one of these can be a duplicate. */
   private readonly sizes = new Set<number>();
-  /** Lengths of the fragment parts packed so far (see zeroSmallDuplicate). */
-  private readonly fragmentLengths = new Set<number>();
+  /**
+   * Which lengths of fragment parts have been packed so far, by length (< block size; see
+   * zeroSmallDuplicate). A byte map: a Set cost its hash lookup at every small file.
+   */
+  private readonly fragmentLengths: Uint8Array;
   /** The last all-zero small file stored at its own position, or -1 (see zeroSmallDuplicate). */
   private lastZeroSmall = -1;
   /**
@@ -192,6 +195,7 @@ export class DataWriter {
     private readonly newHash: Hash64Factory,
   ) {
     this.out = new OrderedOutput(sink, opts.inFlight);
+    this.fragmentLengths = new Uint8Array(opts.blockSize);
     const cacheBytes = opts.fragmentCompressor ? FRAGMENT_CACHE_BYTES : 0;
     this.recentFragments = new ByteLru<number>(cacheBytes, (index, bytes) =>
       this.recycleFragment(index, bytes),
@@ -372,46 +376,35 @@ export class DataWriter {
       const key = hash && !zeroTail ? splitHash(digest) : null;
       const candidates = key === null ? [] : this.candidates(key, size);
       const ownTail = useFragment ? tail : null;
-      if (deferred && deferred.length > 0) {
-        const again = (onChunk: (chunk: Uint8Array) => void) =>
-          this.blocksAgain(source, deferred, useFragment, digest, onChunk);
-        const giveBack = recycle ?? (() => undefined);
+      // The candidate's own blocks, for comparison: its held copies, or the file read again.
+      const again = (onChunk: (chunk: Uint8Array) => void) =>
+        deferred && deferred.length > 0
+          ? this.blocksAgain(source, deferred, useFragment, digest, onChunk)
+          : heldBlocks(held ?? []);
+      if (deferred || held) {
         for (const c of candidates) {
-          if (await this.storedMatches(c, row, again(giveBack), ownTail)) {
+          if (await this.storedMatches(c, row, again(recycle ?? (() => undefined)), ownTail)) {
+            if (held) for (const b of held) if (b.pooled) this.heldBuffers.give(b.bytes);
             this.stats.duplicateFiles++;
             files.shareWith(row, c);
             return row;
           }
         }
+      }
+      if (deferred && deferred.length > 0) {
         startWriting();
-        const written = recycle
-          ? (chunk: Uint8Array) => this.out.marker(() => recycle(chunk))
-          : giveBack;
+        const written = (chunk: Uint8Array) => {
+          if (recycle) this.out.marker(() => recycle(chunk));
+        };
         for await (const b of again(written)) {
           await this.queueBlock(b.bytes, b.owned, row, b.index);
         }
-      } else if (deferred) {
-        // Every block was sparse: nothing to read again.
-        for (const c of candidates) {
-          if (await this.storedMatches(c, row, heldBlocks([]), ownTail)) {
-            this.stats.duplicateFiles++;
-            files.shareWith(row, c);
-            return row;
-          }
-        }
       } else if (held) {
-        for (const c of candidates) {
-          if (await this.storedMatches(c, row, heldBlocks(held), ownTail)) {
-            for (const b of held) if (b.pooled) this.heldBuffers.give(b.bytes);
-            this.stats.duplicateFiles++;
-            files.shareWith(row, c);
-            return row;
-          }
-        }
         const blocks = held;
         held = null;
         await release(blocks);
-      } else if (candidates.length > 0) {
+      } else if (!deferred && candidates.length > 0) {
+        // Released past HOLD_LIMIT: written as it streamed.
         const duplicate = await this.writtenDuplicate(candidates, row, start, ownTail);
         if (duplicate !== null) {
           this.stats.duplicateFiles++;
@@ -461,7 +454,7 @@ export class DataWriter {
     isTailEnd: boolean,
     wholeFileKey: { hi: number; lo: number } | null,
   ): Promise<void> {
-    this.fragmentLengths.add(tail.length);
+    this.fragmentLengths[tail.length] = 1;
     if (this.opts.fragments !== 'always' || !this.opts.duplicates) {
       await this.addToFragment(tail, row, isTailEnd);
       return;
@@ -489,7 +482,7 @@ export class DataWriter {
    */
   private zeroSmallDuplicate(size: number): number {
     const last = this.lastZeroSmall;
-    return last !== -1 && this.fragmentLengths.has(size) ? last : -1;
+    return last !== -1 && this.fragmentLengths[size] === 1 ? last : -1;
   }
 
   private hashOf(bytes: Uint8Array): { hi: number; lo: number } {

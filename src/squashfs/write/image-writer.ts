@@ -162,9 +162,7 @@ async function writeFileData(
       options.onProgress?.(progress);
     };
     for (let i = 0; i < files.length; i++) {
-      const next = prefetch.next();
-      const chunks = next instanceof Promise ? await next : next;
-      fileRows[files[i]!] = await data.writeFile(sourceOf(i), onBytes, chunks);
+      fileRows[files[i]!] = await data.writeFile(sourceOf(i), onBytes, await prefetch.next());
       progress.filesDone++;
       options.onProgress?.(progress);
     }

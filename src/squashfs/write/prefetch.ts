@@ -176,28 +176,13 @@ export class Prefetcher {
     // One byte past the announced size, as a source reads to notice a file that grew.
     const expected = Math.min(CHUNK_ESTIMATE, slot.remaining + 1);
     this.inFlight += expected;
-    if (slot.whole) {
-      const whole = slot.whole;
-      slot.whole = null;
-      slot.pulling = whole.then(
-        (chunk) => {
-          this.inFlight -= expected;
-          slot.pulling = null;
-          slot.ended = true;
-          if (chunk.length === 0) return;
-          slot.chunks.push(chunk);
-          slot.remaining -= chunk.length;
-          this.buffered += chunk.length;
-        },
-        (error: unknown) => {
-          this.inFlight -= expected;
-          slot.pulling = null;
-          slot.failure = { error };
-        },
-      );
-      return;
-    }
-    slot.pulling = slot.iterator!.next().then(
+    // A whole-file read is one step that brings everything; an iterator's, one chunk.
+    const whole = slot.whole;
+    slot.whole = null;
+    const step: Promise<IteratorResult<Uint8Array>> = whole
+      ? whole.then((value) => ({ done: false, value }))
+      : slot.iterator!.next();
+    slot.pulling = step.then(
       (r) => {
         this.inFlight -= expected;
         slot.pulling = null;
@@ -205,10 +190,11 @@ export class Prefetcher {
           slot.ended = true;
           return;
         }
-        slot.chunks.push(r.value);
+        if (r.value.length > 0) slot.chunks.push(r.value);
         slot.remaining -= r.value.length;
         this.buffered += r.value.length;
-        this.waiting.push(slot);
+        if (whole) slot.ended = true;
+        else this.waiting.push(slot);
       },
       (error: unknown) => {
         this.inFlight -= expected;
