@@ -1,5 +1,10 @@
-#!/usr/bin/env node
-// Entry point of the installed command: the compiled CLI lives in dist/ (built by `npm ci` via `prepare`).
-import { main } from '../dist/cli/main.js';
+#!/bin/sh
+':' //; unset NODE_EXTRA_CA_CERTS; exec node "$0" "$@"
+// Line 2 is for sh, and a no-op for Node: a shell runs this file as a script, which starts Node on
+// it without NODE_EXTRA_CA_CERTS. Node reads that certificate file at start, before any of our
+// code: about 40 ms of each run on a host that sets it, and tsquashfs opens no TLS connection.
+// `node bin/tsquashfs.js` skips line 2 and runs the same program.
+// The CLI is bundled into dist/bundle/ by `npm run build` (which `npm ci` runs via `prepare`).
+import { main } from '../dist/bundle/main.js';
 
 process.exitCode = await main(process.argv.slice(2));

@@ -6,7 +6,7 @@
  * Then lists what is in the image.
  */
 import { mkdirSync } from 'node:fs';
-import { main } from '../dist/cli/main.js';
+import { main } from '../dist/bundle/main.js';
 
 mkdirSync('.tmp', { recursive: true });
 let code = await main(['portable', '--config', 'fixtures/demo/demo.json']);

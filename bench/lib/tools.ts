@@ -84,8 +84,9 @@ export function makeTools(cores: number, tsquashfsBin: string): Tool[] {
     ...s.mksquashfs,
     ...extra,
   ];
+  // Run as a user's shell runs the installed command: by its #! line (bin/tsquashfs.js).
   const tsquashfs = (src: string, img: string, s: Setting, p: number, extra: string[] = []) =>
-    mkStyle([process.execPath, tsquashfsBin, 'mk'], src, img, s, p, extra);
+    mkStyle([tsquashfsBin, 'mk'], src, img, s, p, extra);
   const tools: Tool[] = counts.map((p) => ({
     id: `tsquashfs-p${p}`,
     family: 'tsquashfs',

@@ -4,9 +4,7 @@
  * ENOENT), printed as one line; 2 a usage error at this level (no or unknown command);
  * 70 (EX_SOFTWARE) a bug, printed with its stack so it can be reported.
  */
-import { readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { packageInfo } from '../package-root.js';
 import { SquashfsError } from '../squashfs/errors.js';
 import { findCommand } from './commands.js';
 import type { CliContext } from './context.js';
@@ -81,24 +79,7 @@ export function reportError(err: unknown, ctx: CliContext): number {
   return EXIT_BUG;
 }
 
-/**
- * The version of the installed package. Found by walking up from this module, which sits at
- * src/cli/ under vitest and dist/cli/ when built, to the package.json that names tsquashfs.
- */
+/** The version of the installed package, from its package.json. */
 export function packageVersion(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (;;) {
-    try {
-      const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as {
-        name?: string;
-        version?: string;
-      };
-      if (pkg.name === 'tsquashfs' && typeof pkg.version === 'string') return pkg.version;
-    } catch {
-      // No (readable) package.json here: keep walking up.
-    }
-    const parent = dirname(dir);
-    if (parent === dir) return 'unknown';
-    dir = parent;
-  }
+  return packageInfo()?.version ?? 'unknown';
 }

@@ -53,13 +53,11 @@ export interface PortableServiceReport {
 }
 
 /**
- * src/closure's `computeClosure`, loaded when first used by a computed specifier (the type
- * checker must not tie this module to it). It answers `{ paths, references }`; a plain list is
- * taken too.
+ * src/closure's `computeClosure`, loaded when first used. It answers `{ paths, references }`; a
+ * plain list is taken too.
  */
 async function defaultClosure(roots: string[], options?: { storeDir?: string }): Promise<string[]> {
-  const specifier = '../closure/index.js';
-  const mod = (await import(specifier)) as {
+  const mod = (await import('../closure/index.js')) as {
     computeClosure?: (roots: string[], options?: { storeDir?: string }) => Promise<unknown>;
   };
   if (typeof mod.computeClosure !== 'function') {

@@ -26,7 +26,7 @@ interface Loaded {
 
 let tmp: TempDir;
 beforeAll(async () => {
-  if (!existsSync(join(ROOT, 'dist/cli/main.js'))) {
+  if (!existsSync(join(ROOT, 'dist/bundle/main.js'))) {
     throw new Error('dist/ is not built: run `npm run build` (npm test does it first)');
   }
   tmp = await makeTempDir('startup');
@@ -66,6 +66,26 @@ describe('what mk loads', () => {
     expect(loaded.packages).toContain('libdeflate');
     expect(loaded.builtins).toContain('worker_threads');
     expect(loaded.builtins).not.toContain('crypto');
+  });
+});
+
+describe('the installed command', () => {
+  // Node reads NODE_EXTRA_CA_CERTS at start (about 40 ms on a host whose variable names the
+  // system's bundle); the command's shell line drops it, since tsquashfs opens no TLS connection.
+  const env = { ...process.env, NODE_OPTIONS: '', NODE_EXTRA_CA_CERTS: '/nonexistent/ca.pem' };
+
+  it('run by its #! line, starts Node without NODE_EXTRA_CA_CERTS', () => {
+    const direct = spawnSync(CLI, ['--version'], { encoding: 'utf8', env });
+    expect(direct.status, direct.stderr).toBe(0);
+    expect(direct.stdout).toMatch(/^tsquashfs \d+\.\d+\.\d+/);
+    expect(direct.stderr).toBe('');
+  });
+
+  it('run by node, is the same program, and Node does read the variable', () => {
+    const viaNode = spawnSync(process.execPath, [CLI, '--version'], { encoding: 'utf8', env });
+    expect(viaNode.status, viaNode.stderr).toBe(0);
+    expect(viaNode.stdout).toBe(spawnSync(CLI, ['--version'], { encoding: 'utf8', env }).stdout);
+    expect(viaNode.stderr).toContain('/nonexistent/ca.pem');
   });
 });
 

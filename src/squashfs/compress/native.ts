@@ -15,8 +15,8 @@
  */
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { fileURLToPath } from 'node:url';
 import path from 'node:path';
+import { packageInfo } from '../../package-root.js';
 
 export interface NativeAddon {
   /** deflateInit2(level, Z_DEFLATED, windowBits, memLevel, strategy) + deflate(Z_FINISH). */
@@ -36,9 +36,10 @@ export interface NativeAddon {
 }
 
 const require = createRequire(import.meta.url);
-/** The package root: this file is {src,dist}/squashfs/compress/native.{ts,js}. */
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
-export const NATIVE_ADDON_PATH = path.join(ROOT, 'native/build/Release/tsquashfs_native.node');
+/** Where `npm ci` builds the addon; null when this module is not inside the package. */
+const root = packageInfo()?.root;
+export const NATIVE_ADDON_PATH =
+  root === undefined ? null : path.join(root, 'native/build/Release/tsquashfs_native.node');
 
 let loaded: NativeAddon | null | undefined;
 /** Why loadNative() returned null, for messages. */
@@ -50,6 +51,8 @@ export function loadNative(): NativeAddon | null {
   loaded = null;
   if (process.env.TSQUASHFS_NATIVE === '0') {
     nativeUnavailableReason = 'TSQUASHFS_NATIVE=0';
+  } else if (NATIVE_ADDON_PATH === null) {
+    nativeUnavailableReason = `no package.json of tsquashfs above ${import.meta.url}`;
   } else if (!existsSync(NATIVE_ADDON_PATH)) {
     nativeUnavailableReason = `${NATIVE_ADDON_PATH} was not built`;
   } else {
