@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import type { Compressor } from '../../src/squashfs/compress/compressor.js';
 import type { BlockCompressor, CompressedBlock } from '../../src/squashfs/compress/pool.js';
 import { MemorySink } from '../../src/squashfs/io/sink.js';
-import { bytesSource } from '../../src/squashfs/tree.js';
+import { bytesSource, type FileSource } from '../../src/squashfs/tree.js';
 import { DataWriter, FRAGMENT_CACHE_BYTES } from '../../src/squashfs/write/data-writer.js';
 import { distinct } from '../helpers/compress-samples.js';
 import { dataWriterOptions } from '../helpers/data-writer-options.js';
@@ -149,6 +149,57 @@ describe('confirming a duplicate of a small file', () => {
     expect(sink2.reads - before2).toBe(1);
     await w.finish();
     await w2.finish();
+  });
+});
+
+describe('confirming a duplicate of a small file whose source can be read again', () => {
+  /** An in-memory source that says it is repeatable, counts its reads, and can be changed. */
+  function rereadableSource(bytes: Uint8Array): FileSource & { reads: number; bytes: Uint8Array } {
+    return {
+      size: bytes.length,
+      description: 'rereadable',
+      repeatable: true,
+      reads: 0,
+      bytes,
+      async *read() {
+        this.reads++;
+        yield this.bytes;
+      },
+    };
+  }
+
+  it('reads the earlier file again instead of reading back its compressed fragment block', async () => {
+    const sink = new CountingSink();
+    const w = await cachingWriter(sink);
+    const original = rereadableSource(distinct(3000, 11));
+    await w.writeFile(original, () => {});
+    await writeOthers(w, FRAGMENT_CACHE_BYTES + 2 * MiB, 11_000); // its block leaves the cache
+    const before = sink.reads;
+    const copy = await w.writeFile(bytesSource(original.bytes.slice()), () => {});
+    expect(w.stats.duplicateFiles).toBe(1);
+    expect(w.files.fragmentOffset.get(copy)).toBe(w.files.fragmentOffset.get(0));
+    expect(sink.reads - before).toBe(0); // nothing read back from the image
+    expect(original.reads).toBe(2);
+    await w.finish();
+  });
+
+  it('uses the stored copy when the earlier file now reads otherwise', async () => {
+    const sink = new CountingSink();
+    const w = await cachingWriter(sink);
+    const stored = distinct(3000, 12);
+    const original = rereadableSource(stored.slice());
+    await w.writeFile(original, () => {});
+    await writeOthers(w, FRAGMENT_CACHE_BYTES + 2 * MiB, 12_000);
+    original.bytes = distinct(3000, 13); // changed on disk after it was stored
+    const before = sink.reads;
+    const copy = await w.writeFile(bytesSource(stored.slice()), () => {});
+    // Its stored bytes are what the image holds, and the copy equals them: still a duplicate,
+    // confirmed against the block read back.
+    expect(w.stats.duplicateFiles).toBe(1);
+    expect(w.files.fragment.get(copy)).toBe(w.files.fragment.get(0));
+    expect(sink.reads - before).toBe(1);
+    expect(original.reads).toBe(2);
+    await w.finish();
   });
 });
 

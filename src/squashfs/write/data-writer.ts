@@ -18,7 +18,9 @@
  * (`repeatedSizes`). A file can only duplicate an earlier file of the same size; nothing of such
  * a candidate is compressed until its hash is known. When an earlier file has the same size and
  * hash, the match is confirmed byte for byte against that file's stored blocks (decompressed)
- * and its fragment, and the candidate's blocks are never compressed.
+ * and its fragment, and the candidate's blocks are never compressed. An earlier small file whose
+ * fragment block has left memory is read again from its source instead, when that is repeatable
+ * and reads as it did (same hash): decompressing its whole block cost far more.
  *
  * A candidate whose source is repeatable (host files) and whose blocks are compressed is read a
  * second time for that: to be compared, or to have its blocks queued; the second read must hash
@@ -137,6 +139,11 @@ export class DataWriter {
   private readonly tailsSeen = new HashIndex(16);
   /** By row, for stored files: the length of the fragment part (0: none). */
   private readonly tailLengths = u32Column();
+  /**
+   * By row: the source of a stored small file that may have duplicates and can be read again
+   * (see tailReadAgain), else undefined. The tree holds the sources anyway: 8 bytes a row.
+   */
+  private readonly rereadable: (FileSource | undefined)[] = [];
   /** By row, for stored files: the OrderedOutput ticket written after the file's last block. */
   private readonly doneTickets = f64Column();
   /** Sizes of the files written so far: only a file of one of these can be a duplicate. */
@@ -237,6 +244,7 @@ export class DataWriter {
     const row = files.add(size);
     this.tailLengths.push(0);
     this.doneTickets.push(0);
+    this.rereadable.push(undefined);
     const mayRepeat =
       this.opts.duplicates &&
       size > 0 &&
@@ -383,7 +391,8 @@ export class DataWriter {
           : heldBlocks(held ?? []);
       if (deferred || held) {
         for (const c of candidates) {
-          if (await this.storedMatches(c, row, again(recycle ?? (() => undefined)), ownTail)) {
+          const blocks = again(recycle ?? (() => undefined));
+          if (await this.storedMatches(c, row, blocks, ownTail, key)) {
             if (held) for (const b of held) if (b.pooled) this.heldBuffers.give(b.bytes);
             this.stats.duplicateFiles++;
             files.shareWith(row, c);
@@ -426,6 +435,7 @@ export class DataWriter {
       }
       if (zeroSmall) this.lastZeroSmall = row;
       if (key !== null) {
+        if (useFragment && size < bs && source.repeatable === true) this.rereadable[row] = source;
         this.sizes.add(size);
         this.doneTickets.set(row, done);
         this.seen.add(key.hi, key.lo, row);
@@ -452,7 +462,7 @@ export class DataWriter {
     tail: Uint8Array,
     row: number,
     isTailEnd: boolean,
-    wholeFileKey: { hi: number; lo: number } | null,
+    wholeFileKey: HashKey | null,
   ): Promise<void> {
     this.fragmentLengths[tail.length] = 1;
     if (this.opts.fragments !== 'always' || !this.opts.duplicates) {
@@ -461,7 +471,7 @@ export class DataWriter {
     }
     const key = wholeFileKey ?? this.hashOf(tail);
     for (let c = this.tailsSeen.firstRow(key.hi, key.lo); c !== -1; c = this.tailsSeen.nextRow(c)) {
-      if (this.tailLengths.get(c) === tail.length && (await this.sameTail(c, tail))) {
+      if (this.tailLengths.get(c) === tail.length && (await this.sameTail(c, tail, key))) {
         this.files.fragment.set(row, this.files.fragment.get(c));
         this.files.fragmentOffset.set(row, this.files.fragmentOffset.get(c));
         return;
@@ -485,14 +495,14 @@ export class DataWriter {
     return last !== -1 && this.fragmentLengths[size] === 1 ? last : -1;
   }
 
-  private hashOf(bytes: Uint8Array): { hi: number; lo: number } {
+  private hashOf(bytes: Uint8Array): HashKey {
     const h = this.newHash();
     h.update(bytes);
     return splitHash(h.digest());
   }
 
   /** Rows of the stored files with this hash and size, in the order they were written. */
-  private candidates(key: { hi: number; lo: number }, size: number): number[] {
+  private candidates(key: HashKey, size: number): number[] {
     const rows: number[] = [];
     for (let r = this.seen.firstRow(key.hi, key.lo); r !== -1; r = this.seen.nextRow(r)) {
       if (this.files.fileSize.get(r) === size) rows.push(r);
@@ -618,13 +628,14 @@ export class DataWriter {
   /**
    * Whether the candidate (row `mine`), whose non-sparse blocks `blocks` yields in order, equals
    * the earlier file `c`, byte for byte: the same sparse blocks, the same bytes in every other
-   * block, and the same tail.
+   * block, and the same tail. `key`: the hash `c` was found under (see sameTail).
    */
   private async storedMatches(
     c: number,
     mine: number,
     blocks: AsyncGenerator<SourceBlock>,
     tail: Uint8Array | null,
+    key: HashKey | null,
   ): Promise<boolean> {
     try {
       const files = this.files;
@@ -655,7 +666,7 @@ export class DataWriter {
       }
       // Read to the end: a source read again checks there that it has not changed.
       while (!next.done) next = await blocks.next();
-      return tail === null || (await this.sameTail(c, tail));
+      return tail === null || (await this.sameTail(c, tail, key));
     } finally {
       await blocks.return(undefined);
     }
@@ -783,16 +794,78 @@ export class DataWriter {
       const y = await this.readBack(mineStart + at, n, 1);
       if (Buffer.compare(x, y) !== 0) return false;
     }
-    return tail === null || (await this.sameTail(c, tail));
+    return tail === null || (await this.sameTail(c, tail, null));
   }
 
-  private async sameTail(c: number, tail: Uint8Array): Promise<boolean> {
+  /**
+   * Whether row `c`'s stored fragment part equals `tail`. `key`: the hash the caller found `c`
+   * under (its whole-file hash, or with -always-use-fragments the hash of its fragment part),
+   * or null; for a small file either is the hash of the bytes it stored.
+   */
+  private async sameTail(c: number, tail: Uint8Array, key: HashKey | null): Promise<boolean> {
     const known = this.confirmedTails.get(c);
     if (known) return Buffer.compare(known, tail) === 0;
-    const earlier = await this.storedTail(c);
-    if (Buffer.compare(earlier, tail) !== 0) return false;
-    this.confirmedTails.set(c, copyOf(tail));
-    return true;
+    const again = this.tailInMemory(c) === null ? await this.tailReadAgain(c, key) : null;
+    let same: boolean;
+    if (again) {
+      same = Buffer.compare(again.bytes, tail) === 0;
+      again.done();
+    } else {
+      same = Buffer.compare(this.tailInMemory(c) ?? (await this.storedTail(c)), tail) === 0;
+    }
+    if (same) this.confirmedTails.set(c, copyOf(tail));
+    return same;
+  }
+
+  /** Row `c`'s fragment part, if its fragment block is in memory (open, queued or cached). */
+  private tailInMemory(c: number): Uint8Array | null {
+    const index = this.files.fragment.get(c);
+    const offset = this.files.fragmentOffset.get(c);
+    const end = offset + this.tailLengths.get(c);
+    for (const frag of [this.open.small, this.open.tail]) {
+      if (frag?.index === index) return frag.bytes.subarray(offset, end);
+    }
+    const inMemory = this.queuedFragments.get(index) ?? this.recentFragments.get(index);
+    return inMemory ? inMemory.subarray(offset, end) : null;
+  }
+
+  /**
+   * The bytes of small file `c`, read again from its source, when they hash to `key`, the hash of
+   * the bytes stored for it: that is the test a candidate read twice passes (blocksAgain), and
+   * reading a small file from the page cache costs microseconds where decompressing its 1 MiB xz
+   * fragment block cost about 10 ms (small-20000 at xz: 1.4 s of the main thread). Null when the
+   * block is stored raw (reading back just the tail costs no more), when `c` has no repeatable
+   * source, or when it reads otherwise (changed, unreadable): its stored copy is then used.
+   * `done()` hands the bytes back to the source.
+   */
+  private async tailReadAgain(
+    c: number,
+    key: HashKey | null,
+  ): Promise<{ bytes: Uint8Array; done: () => void } | null> {
+    const source = this.rereadable[c];
+    const entry = this.fragmentSlots[this.files.fragment.get(c)];
+    if (!source || key === null || !entry || entry.sizeWord & DATA_UNCOMPRESSED) return null;
+    const chunks: Uint8Array[] = [];
+    const done = () => {
+      for (const chunk of chunks) source.recycle?.(chunk);
+    };
+    try {
+      const whole = source.readWhole?.();
+      if (whole) chunks.push(await whole);
+      else for await (const chunk of source.read()) chunks.push(chunk);
+    } catch {
+      done();
+      return null;
+    }
+    const bytes = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
+    const h = this.newHash();
+    h.update(bytes);
+    const got = splitHash(h.digest());
+    if (bytes.length !== this.tailLengths.get(c) || got.hi !== key.hi || got.lo !== key.lo) {
+      done();
+      return null;
+    }
+    return { bytes, done };
   }
 
   /**
@@ -801,14 +874,11 @@ export class DataWriter {
    * the whole block, decompressed and then cached, from a compressed one.
    */
   private async storedTail(c: number): Promise<Uint8Array> {
+    const inMemory = this.tailInMemory(c);
+    if (inMemory) return inMemory;
     const index = this.files.fragment.get(c);
     const offset = this.files.fragmentOffset.get(c);
     const end = offset + this.tailLengths.get(c);
-    for (const frag of [this.open.small, this.open.tail]) {
-      if (frag?.index === index) return frag.bytes.subarray(offset, end);
-    }
-    const inMemory = this.queuedFragments.get(index) ?? this.recentFragments.get(index);
-    if (inMemory) return inMemory.subarray(offset, end);
     const entry = this.fragmentSlots[index]!;
     // Read into a reused buffer: sameTail only compares it.
     if (entry.sizeWord & DATA_UNCOMPRESSED)
@@ -841,7 +911,13 @@ async function* heldBlocks(held: readonly HeldBlock[]): AsyncGenerator<SourceBlo
 }
 
 /** The xxhash64 digest as two u32 halves, the HashIndex's key. */
-function splitHash(h: bigint): { hi: number; lo: number } {
+/** A 64-bit hash as two 32-bit halves (the HashIndex's keys). */
+interface HashKey {
+  hi: number;
+  lo: number;
+}
+
+function splitHash(h: bigint): HashKey {
   return { hi: Number(h >> 32n), lo: Number(h & 0xffffffffn) };
 }
 
