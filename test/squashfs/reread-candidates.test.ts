@@ -6,6 +6,7 @@
  * duplicate larger than the hold limit must still never be compressed.
  */
 import { describe, expect, it } from 'vitest';
+import type { Compressor } from '../../src/squashfs/compress/compressor.js';
 import type { BlockCompressor, CompressedBlock } from '../../src/squashfs/compress/pool.js';
 import { SquashfsError } from '../../src/squashfs/errors.js';
 import { MemorySink } from '../../src/squashfs/io/sink.js';
@@ -95,9 +96,11 @@ describe('a possible duplicate that can be read again', () => {
     expect(reread.rows).toEqual(held.rows);
     expect(reread.duplicates).toBe(3);
     expect(reread.compressed).toBe(held.compressed);
-    // The first of a size is read once; a candidate with blocks twice (to compare, or to store);
-    // a small file has nothing but its tail, which is kept, so once.
-    expect(reread.reads).toEqual([1, 2, 2, 2, 2, 1, 1]);
+    // A candidate with blocks is read twice (to compare, or to store), and a stored file once
+    // more for each candidate compared with it, instead of its blocks being read back and
+    // decompressed (a and z, by their copies); a small file has nothing but its tail, which is
+    // still in memory, so once.
+    expect(reread.reads).toEqual([2, 2, 2, 3, 2, 1, 1]);
     expect(held.reads).toEqual([1, 1, 1, 1, 1, 1, 1]);
   });
 
@@ -160,5 +163,89 @@ describe('a possible duplicate that can be read again', () => {
     // Past the hold limit, the held path compresses the copy, then rewinds over it.
     expect(held.compressed).toBe(2 * blocksOfOne);
     expect(Buffer.from(reread.bytes).equals(Buffer.from(held.bytes))).toBe(true);
+  });
+});
+
+describe('an earlier file that can be read again', () => {
+  const a = distinct(5 * 4096 + 777, 21);
+  const filler = distinct(3 * 4096, 22); // another size: stored first, so `a` is not at 0
+
+  /** Blocks count as compressed but keep their bytes; decompressions are counted. */
+  function pretend() {
+    const counts = { decompressed: 0 };
+    const compressor: BlockCompressor = {
+      compress: (block: Uint8Array) => Promise.resolve({ bytes: block.slice(), compressed: true }),
+      close: async () => {},
+    };
+    const decompressor = {
+      decompress(block: Uint8Array) {
+        counts.decompressed++;
+        return block;
+      },
+    } as unknown as Compressor;
+    return { counts, options: { dataCompressor: compressor, decompressor } };
+  }
+
+  it('is read again to confirm a copy, not read back and decompressed', async () => {
+    const { counts, options } = pretend();
+    const w = await DataWriter.create(new MemorySink(), dataWriterOptions(options));
+    await w.writeFile(counted([filler], true), () => {});
+    const original = counted([a], true);
+    await w.writeFile(original, () => {});
+    const copy = await w.writeFile(counted([a.slice()], true), () => {});
+    await w.finish();
+    expect(w.stats.duplicateFiles).toBe(1);
+    expect(counts.decompressed).toBe(0);
+    expect(original.reads).toBe(2);
+    expect(w.files.get(copy)).toEqual(w.files.get(1));
+  });
+
+  it('that now reads otherwise is compared by its stored blocks, which decide', async () => {
+    const { counts, options } = pretend();
+    const w = await DataWriter.create(new MemorySink(), dataWriterOptions(options));
+    const changed = a.slice();
+    changed[4096 + 1]! ^= 0xff;
+    const original = counted([a, changed], true); // changed on disk once stored
+    await w.writeFile(original, () => {});
+    const copy = await w.writeFile(counted([a.slice()], true), () => {});
+    await w.finish();
+    expect(original.reads).toBe(2);
+    expect(counts.decompressed).toBeGreaterThan(0);
+    expect(w.stats.duplicateFiles).toBe(1); // the copy equals what was stored
+    expect(w.files.get(copy)).toEqual(w.files.get(0));
+  });
+
+  it('confirms a copy before its own blocks are written, and the copy still gets their position', async () => {
+    const waiting: (() => void)[] = [];
+    const gate: BlockCompressor = {
+      compress: (block: Uint8Array) =>
+        new Promise((resolve) =>
+          waiting.push(() => resolve({ bytes: block.slice(), compressed: true })),
+        ),
+      close: async () => {},
+    };
+    const release = () => {
+      for (const go of waiting.splice(0)) go();
+    };
+    const w = await DataWriter.create(
+      new MemorySink(),
+      dataWriterOptions({ dataCompressor: gate, inFlight: 64 }),
+    );
+    await w.writeFile(counted([filler], true), () => {});
+    await w.writeFile(counted([a], true), () => {});
+    expect(waiting.length).toBe(3 + 6); // nothing of either is written yet
+    const copy = w.writeFile(counted([a.slice()], true), () => {});
+    const outcome = await Promise.race([
+      copy.then(() => 'confirmed'),
+      new Promise((r) => setTimeout(() => r('waiting'), 200)),
+    ]);
+    expect(outcome).toBe('confirmed');
+    release();
+    const done = w.finish();
+    release();
+    await done;
+    expect(w.stats.duplicateFiles).toBe(1);
+    expect(w.files.get(1).blocksStart).toBe(3 * 4096);
+    expect(w.files.get(await copy)).toEqual(w.files.get(1));
   });
 });
