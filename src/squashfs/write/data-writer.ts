@@ -17,10 +17,11 @@
  * with xxhash64 as they stream through, unless no other file of the tree has its size
  * (`repeatedSizes`). A file can only duplicate an earlier file of the same size; nothing of such
  * a candidate is compressed until its hash is known. When an earlier file has the same size and
- * hash, the match is confirmed byte for byte against that file's stored blocks (decompressed)
- * and its fragment, and the candidate's blocks are never compressed. An earlier small file whose
- * fragment block has left memory is read again from its source instead, when that is repeatable
- * and reads as it did (same hash): decompressing its whole block cost far more.
+ * hash, the match is confirmed byte for byte against that file, and the candidate's blocks are
+ * never compressed. The earlier file is read again from its source when that is repeatable and
+ * reads as it did (same hash): blocksReadAgain, tailReadAgain. Otherwise its stored blocks are
+ * read back and decompressed, and its fragment part taken from its fragment block (in memory, or
+ * read back).
  *
  * A candidate whose source is repeatable (host files) and whose blocks are compressed is read a
  * second time for that: to be compared, or to have its blocks queued; the second read must hash
