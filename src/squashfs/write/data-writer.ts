@@ -142,8 +142,9 @@ export class DataWriter {
   private readonly tailLengths = u32Column();
   /**
    * By row: the source of a stored file that may have duplicates and can be read again (see
-   * blocksReadAgain, tailReadAgain), else undefined. The tree holds the sources anyway: 8 bytes
-   * a row.
+   * blocksReadAgain, tailReadAgain), else undefined. Dense (8 bytes a row; the tree holds the
+   * sources anyway) from the first such source on; a tree with none (an API tree of generated
+   * sources, say) pays nothing.
    */
   private readonly rereadable: (FileSource | undefined)[] = [];
   /** By row, for stored files: the OrderedOutput ticket written after the file's last block. */
@@ -246,7 +247,6 @@ export class DataWriter {
     const row = files.add(size);
     this.tailLengths.push(0);
     this.doneTickets.push(0);
-    this.rereadable.push(undefined);
     const mayRepeat =
       this.opts.duplicates &&
       size > 0 &&
@@ -440,7 +440,10 @@ export class DataWriter {
       }
       if (zeroSmall) this.lastZeroSmall = row;
       if (key !== null) {
-        if (source.repeatable === true) this.rereadable[row] = source;
+        if (source.repeatable === true) {
+          while (this.rereadable.length < row) this.rereadable.push(undefined);
+          this.rereadable[row] = source;
+        }
         this.sizes.add(size);
         this.doneTickets.set(row, done);
         this.seen.add(key.hi, key.lo, row);
