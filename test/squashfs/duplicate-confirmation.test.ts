@@ -112,7 +112,7 @@ describe('confirming a duplicate of a small file', () => {
     const originals = Array.from({ length: 20 }, (_, i) => distinct(900 * 1024, 100 + i));
     for (const o of originals) await w.writeFile(bytesSource(o), () => {});
     // Other small files, two to a block, push every original's block out of the cache.
-    await writeOthers(w, FRAGMENT_CACHE_BYTES + 2 * MiB, 1000);
+    await writeOthers(w, FRAGMENT_CACHE_BYTES + 8 * MiB, 1000);
     const before = sink.reads;
     for (const o of originals) await w.writeFile(bytesSource(o.slice()), () => {});
     const firstRound = sink.reads - before;
@@ -132,7 +132,7 @@ describe('confirming a duplicate of a small file', () => {
     const popular = distinct(3000, 7);
     await w.writeFile(bytesSource(popular), () => {});
     await w.writeFile(bytesSource(popular.slice()), () => {}); // confirmed from the open block
-    await writeOthers(w, FRAGMENT_CACHE_BYTES + 2 * MiB, 5000);
+    await writeOthers(w, FRAGMENT_CACHE_BYTES + 8 * MiB, 5000);
     const before = sink.reads;
     await w.writeFile(bytesSource(popular.slice()), () => {});
     expect(w.stats.duplicateFiles).toBe(2);
@@ -142,7 +142,7 @@ describe('confirming a duplicate of a small file', () => {
     const sink2 = new CountingSink();
     const w2 = await cachingWriter(sink2);
     await w2.writeFile(bytesSource(lonely), () => {});
-    await writeOthers(w2, FRAGMENT_CACHE_BYTES + 2 * MiB, 9000);
+    await writeOthers(w2, FRAGMENT_CACHE_BYTES + 8 * MiB, 9000);
     const before2 = sink2.reads;
     await w2.writeFile(bytesSource(lonely.slice()), () => {});
     expect(w2.stats.duplicateFiles).toBe(1);
@@ -173,7 +173,7 @@ describe('confirming a duplicate of a small file whose source can be read again'
     const w = await cachingWriter(sink);
     const original = rereadableSource(distinct(3000, 11));
     await w.writeFile(original, () => {});
-    await writeOthers(w, FRAGMENT_CACHE_BYTES + 2 * MiB, 11_000); // its block leaves the cache
+    await writeOthers(w, FRAGMENT_CACHE_BYTES + 8 * MiB, 11_000); // its block leaves the cache
     const before = sink.reads;
     const copy = await w.writeFile(bytesSource(original.bytes.slice()), () => {});
     expect(w.stats.duplicateFiles).toBe(1);
@@ -189,7 +189,7 @@ describe('confirming a duplicate of a small file whose source can be read again'
     const stored = distinct(3000, 12);
     const original = rereadableSource(stored.slice());
     await w.writeFile(original, () => {});
-    await writeOthers(w, FRAGMENT_CACHE_BYTES + 2 * MiB, 12_000);
+    await writeOthers(w, FRAGMENT_CACHE_BYTES + 8 * MiB, 12_000);
     original.bytes = distinct(3000, 13); // changed on disk after it was stored
     const before = sink.reads;
     const copy = await w.writeFile(bytesSource(stored.slice()), () => {});
@@ -238,7 +238,11 @@ function cachingWriter(sink: CountingSink): Promise<DataWriter> {
   );
 }
 
-/** Distinct small files of 512 KiB (two to a 1 MiB fragment block), `bytes` of them in all. */
+/**
+ * Distinct small files of 512 KiB (two to a 1 MiB fragment block), `bytes` of them in all. To
+ * push a block out of the cache, write the cache's size and a few blocks more: the last blocks
+ * are still open or in flight, not yet in the cache.
+ */
 async function writeOthers(w: DataWriter, bytes: number, seed: number): Promise<void> {
   for (let i = 0; i * 512 * 1024 < bytes; i++) {
     await w.writeFile(bytesSource(distinct(512 * 1024, seed + i)), () => {});

@@ -49,9 +49,7 @@ export class OrderedOutput {
 
   /** Queues a marker, observed when everything queued before it has been written. */
   marker(written: (position: number) => void): Ticket {
-    return (
-      this.queue.push({ bytes: null, written: (p) => written(p) }) - this.head - 1 + this.written
-    );
+    return this.queue.push({ bytes: null, written }) - this.head - 1 + this.written;
   }
 
   /** Whether the entry `ticket` has been written. */
