@@ -11,25 +11,9 @@ import { bytesSource, type FileSource } from '../../src/squashfs/tree.js';
 import { DataWriter, FRAGMENT_CACHE_BYTES } from '../../src/squashfs/write/data-writer.js';
 import { distinct } from '../helpers/compress-samples.js';
 import { dataWriterOptions } from '../helpers/data-writer-options.js';
+import { finishPastGate, gatedCompressor, settledAs } from '../helpers/gated-compressor.js';
 
 const MiB = 1 << 20;
-
-/** A compressor whose blocks finish only when the test says so. */
-function gatedCompressor(): BlockCompressor & { release(): void; pending(): number } {
-  const waiting: (() => void)[] = [];
-  return {
-    compress(block: Uint8Array): Promise<CompressedBlock> {
-      return new Promise((resolve) =>
-        waiting.push(() => resolve({ bytes: block, compressed: false })),
-      );
-    },
-    async close() {},
-    release() {
-      for (const go of waiting.splice(0)) go();
-    },
-    pending: () => waiting.length,
-  };
-}
 
 /** A MemorySink that counts read-backs. */
 class CountingSink extends MemorySink {
@@ -59,19 +43,13 @@ describe('confirming a duplicate of a small file', () => {
     const small = distinct(1000, 2);
     const first = await w.writeFile(bytesSource(small), () => {});
     const copy = w.writeFile(bytesSource(small.slice()), () => {});
-    const outcome = await Promise.race([
-      copy.then(() => 'confirmed'),
-      new Promise((r) => setTimeout(() => r('waiting'), 200)),
-    ]);
+    const outcome = await settledAs(copy, 'confirmed');
     expect(outcome).toBe('confirmed');
     expect(gate.pending()).toBe(3); // nothing had to be written to confirm it
     expect(w.stats.duplicateFiles).toBe(1);
     expect(w.files.fragment.get(await copy)).toBe(w.files.fragment.get(first));
     expect(w.files.fragmentOffset.get(await copy)).toBe(w.files.fragmentOffset.get(first));
-    gate.release();
-    const done = w.finish();
-    gate.release();
-    await done;
+    await finishPastGate(w, gate);
   });
 
   it('takes an all-zero small file for a duplicate without waiting for the output (regression: each one drained the compression queue)', async () => {
@@ -89,17 +67,11 @@ describe('confirming a duplicate of a small file', () => {
     const first = await w.writeFile(bytesSource(new Uint8Array(1000)), () => {});
     expect(gate.pending()).toBe(3);
     const copy = w.writeFile(bytesSource(new Uint8Array(1000)), () => {});
-    const outcome = await Promise.race([
-      copy.then(() => 'shared'),
-      new Promise((r) => setTimeout(() => r('waiting'), 200)),
-    ]);
+    const outcome = await settledAs(copy, 'shared');
     expect(outcome).toBe('shared');
     expect(gate.pending()).toBe(3);
     expect(w.stats.duplicateFiles).toBe(1);
-    gate.release();
-    const done = w.finish();
-    gate.release();
-    await done;
+    await finishPastGate(w, gate);
     // Its blocksStart is the first one's, set once the output reached it: after the large file.
     expect(w.files.blocksStart.get(first)).toBe(3 * 4096);
     expect(w.files.blocksStart.get(await copy)).toBe(3 * 4096);

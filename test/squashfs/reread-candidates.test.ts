@@ -14,6 +14,7 @@ import type { FileSource } from '../../src/squashfs/tree.js';
 import { DataWriter, HOLD_LIMIT } from '../../src/squashfs/write/data-writer.js';
 import { distinct } from '../helpers/compress-samples.js';
 import { dataWriterOptions } from '../helpers/data-writer-options.js';
+import { finishPastGate, gatedCompressor, settledAs } from '../helpers/gated-compressor.js';
 
 /**
  * A source over `versions[k]` at its k-th read (the last one after that), in chunks of `chunk`
@@ -121,13 +122,18 @@ describe('a possible duplicate that can be read again', () => {
     expect(Buffer.from(twice.bytes).equals(Buffer.from(once.bytes))).toBe(true);
   });
 
-  it('fails the write, naming the file, if it changed between the two reads', async () => {
-    const sink = new MemorySink();
+  /** A writer that has stored `a`, whose blocks are compressed (so candidates are read twice). */
+  async function writerWithA(): Promise<DataWriter> {
     const w = await DataWriter.create(
-      sink,
+      new MemorySink(),
       dataWriterOptions({ dataCompressor: countingCompressor() }),
     );
     await w.writeFile(counted([a], true), () => {});
+    return w;
+  }
+
+  it('fails the write, naming the file, if it changed between the two reads', async () => {
+    const w = await writerWithA();
     const changedLater = a.slice();
     changedLater[3 * 4096]! ^= 0xff;
     const source = counted([a.slice(), changedLater], true);
@@ -138,12 +144,7 @@ describe('a possible duplicate that can be read again', () => {
   });
 
   it('fails too when a file that is not a duplicate changed before it was stored', async () => {
-    const sink = new MemorySink();
-    const w = await DataWriter.create(
-      sink,
-      dataWriterOptions({ dataCompressor: countingCompressor() }),
-    );
-    await w.writeFile(counted([a], true), () => {});
+    const w = await writerWithA();
     const other = distinct(a.length, 3);
     const changedLater = other.slice();
     changedLater[10]! ^= 0xff;
@@ -216,34 +217,18 @@ describe('an earlier file that can be read again', () => {
   });
 
   it('confirms a copy before its own blocks are written, and the copy still gets their position', async () => {
-    const waiting: (() => void)[] = [];
-    const gate: BlockCompressor = {
-      compress: (block: Uint8Array) =>
-        new Promise((resolve) =>
-          waiting.push(() => resolve({ bytes: block.slice(), compressed: true })),
-        ),
-      close: async () => {},
-    };
-    const release = () => {
-      for (const go of waiting.splice(0)) go();
-    };
+    const gate = gatedCompressor();
     const w = await DataWriter.create(
       new MemorySink(),
       dataWriterOptions({ dataCompressor: gate, inFlight: 64 }),
     );
     await w.writeFile(counted([filler], true), () => {});
     await w.writeFile(counted([a], true), () => {});
-    expect(waiting.length).toBe(3 + 6); // nothing of either is written yet
+    expect(gate.pending()).toBe(3 + 6); // nothing of either is written yet
     const copy = w.writeFile(counted([a.slice()], true), () => {});
-    const outcome = await Promise.race([
-      copy.then(() => 'confirmed'),
-      new Promise((r) => setTimeout(() => r('waiting'), 200)),
-    ]);
+    const outcome = await settledAs(copy, 'confirmed');
     expect(outcome).toBe('confirmed');
-    release();
-    const done = w.finish();
-    release();
-    await done;
+    await finishPastGate(w, gate);
     expect(w.stats.duplicateFiles).toBe(1);
     expect(w.files.get(1).blocksStart).toBe(3 * 4096);
     expect(w.files.get(await copy)).toEqual(w.files.get(1));

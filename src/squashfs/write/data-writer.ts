@@ -373,13 +373,7 @@ export class DataWriter {
       if (zeroSmall) {
         const original = this.zeroSmallDuplicate(size);
         if (original !== -1) {
-          this.stats.duplicateFiles++;
-          files.shareWith(row, original);
-          // The original's blocksStart is set when the output reaches it, which may not have
-          // happened yet; waiting for that here drained the compression queue at every such
-          // file (small-20000 at xz: two workers no faster than one). A marker queued now
-          // fires after the original's.
-          this.out.marker(() => files.blocksStart.set(row, files.blocksStart.get(original)));
+          this.share(row, original);
           return row;
         }
       }
@@ -397,13 +391,7 @@ export class DataWriter {
           const blocks = () => again(recycle ?? (() => undefined));
           if (await this.storedMatches(c, row, blocks, ownTail, key)) {
             if (held) for (const b of held) if (b.pooled) this.heldBuffers.give(b.bytes);
-            this.stats.duplicateFiles++;
-            files.shareWith(row, c);
-            // Confirmed by reading `c` again, it may not be in the output yet: its blocksStart
-            // is set by a marker that fires before this one (see zeroSmall above).
-            if (files.blockCount.get(c) > 0) {
-              this.out.marker(() => files.blocksStart.set(row, files.blocksStart.get(c)));
-            }
+            this.share(row, c);
             return row;
           }
         }
@@ -424,8 +412,7 @@ export class DataWriter {
         // Released past HOLD_LIMIT: written as it streamed.
         const duplicate = await this.writtenDuplicate(candidates, row, start, ownTail);
         if (duplicate !== null) {
-          this.stats.duplicateFiles++;
-          files.shareWith(row, duplicate);
+          this.share(row, duplicate);
           return row;
         }
       }
@@ -551,6 +538,22 @@ export class DataWriter {
     const memory = this.heldBuffers.take();
     memory.set(bytes);
     return memory.subarray(0, bytes.length);
+  }
+
+  /**
+   * Makes `row` (the file being written) a duplicate of the stored file `original`. The
+   * original's blocksStart is set when the output reaches it, which may not have happened yet
+   * (it was confirmed without waiting for that: waiting drained the compression queue): a marker
+   * queued now fires after the original's and copies it. A file with no blocks has none to wait
+   * for (blocksStart 0).
+   */
+  private share(row: number, original: number): void {
+    const files = this.files;
+    this.stats.duplicateFiles++;
+    files.shareWith(row, original);
+    if (files.blockCount.get(original) > 0) {
+      this.out.marker(() => files.blocksStart.set(row, files.blocksStart.get(original)));
+    }
   }
 
   /**
@@ -687,7 +690,7 @@ export class DataWriter {
       return null;
     }
     const all = Array.from({ length: this.files.blockCount.get(c) }, (_, i) => i);
-    const digest = (BigInt(key.hi >>> 0) << 32n) | BigInt(key.lo >>> 0);
+    const digest = joinHash(key);
     const recycle = (chunk: Uint8Array) => source.recycle?.(chunk);
     const theirs = this.blocksAgain(source, all, this.tailLengths.get(c) > 0, digest, recycle);
     /** The next block of `c`; null when `c` cannot be read or did not read as stored. */
@@ -892,14 +895,10 @@ export class DataWriter {
   private async sameTail(c: number, tail: Uint8Array, key: HashKey | null): Promise<boolean> {
     const known = this.confirmedTails.get(c);
     if (known) return Buffer.compare(known, tail) === 0;
-    const again = this.tailInMemory(c) === null ? await this.tailReadAgain(c, key) : null;
-    let same: boolean;
-    if (again) {
-      same = Buffer.compare(again.bytes, tail) === 0;
-      again.done();
-    } else {
-      same = Buffer.compare(this.tailInMemory(c) ?? (await this.storedTail(c)), tail) === 0;
-    }
+    const inMemory = this.tailInMemory(c);
+    const again = inMemory ? null : await this.tailReadAgain(c, key);
+    const same = Buffer.compare(inMemory ?? again?.bytes ?? (await this.storedTail(c)), tail) === 0;
+    again?.done();
     if (same) this.confirmedTails.set(c, copyOf(tail));
     return same;
   }
@@ -948,9 +947,7 @@ export class DataWriter {
       return null;
     }
     const bytes = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
-    const h = this.newHash();
-    h.update(bytes);
-    const got = splitHash(h.digest());
+    const got = this.hashOf(bytes);
     if (bytes.length !== this.tailLengths.get(c) || got.hi !== key.hi || got.lo !== key.lo) {
       done();
       return null;
@@ -1008,6 +1005,10 @@ interface HashKey {
 
 function splitHash(h: bigint): HashKey {
   return { hi: Number(h >> 32n), lo: Number(h & 0xffffffffn) };
+}
+
+function joinHash(key: HashKey): bigint {
+  return (BigInt(key.hi >>> 0) << 32n) | BigInt(key.lo >>> 0);
 }
 
 /** The size word of a stored block of `length` uncompressed bytes. */
