@@ -155,7 +155,7 @@ function main(): void {
   const o = options();
   const started = Date.now();
   const tsquashfsBin = path.join(ROOT, 'bin/tsquashfs.js');
-  if (!existsSync(path.join(ROOT, 'dist/bundle/main.js')))
+  if (!existsSync(path.join(ROOT, 'dist/bundle/main.cjs')))
     throw new Error('dist/ is missing: run npm run build');
   const cores = os.availableParallelism();
   const tools = makeTools(cores, tsquashfsBin).filter(

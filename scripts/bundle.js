@@ -5,28 +5,57 @@
  * and links; the CLI's ~70 modules cost 25 ms of every run before any work (hyperfine, an empty
  * tree). The library (dist/index.js) stays unbundled.
  *
+ * The command line is a CommonJS bundle (main.cjs) that bin/load-cli.js compiles with V8's code
+ * cache, which scripts/code-cache.js then writes (main.cache): Node 20 keeps no compile cache of
+ * ES modules. Its `import.meta.url` is the bundle's own URL, and its dynamic imports of packages
+ * become require() (Node >= 20.19 requires ES module packages such as fs-xattr), because a vm
+ * Script's import() needs an experimental flag.
+ *
  * Packages stay external (loaded from node_modules when first needed). Node built-ins that a
- * module imports statically become imports of the bundle; those that a run may not need
+ * module imports statically are required when the bundle loads; those that a run may not need
  * (node:crypto, node:worker_threads) are required lazily in the sources, and
  * test/cli/startup.test.ts checks that the bundle still leaves them unloaded.
- * The worker sits next to the CLI's bundle, where pool.ts looks for it (./compress-worker.js).
+ * The worker (an ES module) sits next to the CLI's bundle, where pool.ts looks for it
+ * (./compress-worker.js).
  */
 import { build } from 'esbuild';
+import { spawnSync } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 
 const root = join(import.meta.dirname, '..');
 const outdir = join(root, 'dist/bundle');
 rmSync(outdir, { recursive: true, force: true });
-await build({
+const common = {
   absWorkingDir: root,
-  entryPoints: ['dist/cli/main.js', 'dist/squashfs/compress/compress-worker.js'],
-  entryNames: '[name]',
-  outdir,
   bundle: true,
   platform: 'node',
-  format: 'esm',
   target: 'node20',
   packages: 'external',
   logLevel: 'warning',
+};
+await build({
+  ...common,
+  entryPoints: ['dist/cli/main.js'],
+  outfile: join(outdir, 'main.cjs'),
+  format: 'cjs',
+  supported: { 'dynamic-import': false },
+  define: { 'import.meta.url': '__bundleUrl' },
+  banner: { js: "const __bundleUrl = require('node:url').pathToFileURL(__filename).href;" },
 });
+await build({
+  ...common,
+  entryPoints: ['dist/squashfs/compress/compress-worker.js'],
+  outfile: join(outdir, 'compress-worker.js'),
+  format: 'esm',
+});
+
+// In a Node of its own, started as the command starts it (no flags: V8 rejects a cache made under
+// other flags).
+const env = { ...process.env };
+delete env.NODE_OPTIONS;
+const cache = spawnSync(process.execPath, [join(root, 'scripts/code-cache.js')], {
+  env,
+  stdio: 'inherit',
+});
+if (cache.status !== 0) process.exit(cache.status ?? 1);

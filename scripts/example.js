@@ -6,7 +6,9 @@
  * Then lists what is in the image.
  */
 import { mkdirSync } from 'node:fs';
-import { main } from '../dist/bundle/main.js';
+import { loadCli } from '../bin/load-cli.js';
+
+const { main } = loadCli();
 
 mkdirSync('.tmp', { recursive: true });
 let code = await main(['portable', '--config', 'fixtures/demo/demo.json']);

@@ -26,7 +26,7 @@ interface Loaded {
 
 let tmp: TempDir;
 beforeAll(async () => {
-  if (!existsSync(join(ROOT, 'dist/bundle/main.js'))) {
+  if (!existsSync(join(ROOT, 'dist/bundle/main.cjs'))) {
     throw new Error('dist/ is not built: run `npm run build` (npm test does it first)');
   }
   tmp = await makeTempDir('startup');
@@ -66,6 +66,39 @@ describe('what mk loads', () => {
     expect(loaded.packages).toContain('libdeflate');
     expect(loaded.builtins).toContain('worker_threads');
     expect(loaded.builtins).not.toContain('crypto');
+  });
+});
+
+describe("the bundle's code cache", () => {
+  const LOADER = join(ROOT, 'bin/load-cli.js');
+  /** Runs `script` (CommonJS, with `loadCli` in scope) in a Node started as the command starts. */
+  const run = (script: string) =>
+    spawnSync(
+      process.execPath,
+      ['-e', `const { loadCli } = require(${JSON.stringify(LOADER)});\n${script}`],
+      { encoding: 'utf8', env: { ...process.env, NODE_OPTIONS: '' } },
+    );
+
+  it('is accepted by V8 in a Node started without flags, as the command starts it', () => {
+    const r = run('console.log(loadCli().cache)');
+    expect(r.stderr).toBe('');
+    expect(r.stdout.trim()).toBe('accepted');
+  });
+
+  it("when missing or not V8's, the bundle is compiled from source and runs the same", async () => {
+    const garbage = join(tmp.path, 'garbage.cache');
+    await writeFile(garbage, Buffer.alloc(4096, 7));
+    for (const [path, want] of [
+      [join(tmp.path, 'no-such.cache'), 'missing'],
+      [garbage, 'rejected'],
+    ]) {
+      const r = run(
+        `const cli = loadCli(${JSON.stringify(path)});\n` +
+          `cli.main(['--version']).then((code) => console.log(cli.cache, code));`,
+      );
+      expect(r.stderr).toBe('');
+      expect(r.stdout).toMatch(new RegExp(`^tsquashfs \\d+\\.\\d+\\.\\d+.*\n${want} 0\n$`));
+    }
   });
 });
 
