@@ -3,7 +3,8 @@
  * safe if nothing of the chunk is read afterwards: here a source's recycle() overwrites the chunk
  * at once, so any later use would change the image. Every image must equal the one written from
  * sources without recycle(), whatever the compression, worker count, duplicates and block
- * boundaries; and the FileSink must copy what it is given (appendCopies).
+ * boundaries; and the FileSink must copy what it is given (appendCopies), or write what it is
+ * lent (appendLent) before the writer reuses it.
  */
 import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
@@ -104,6 +105,14 @@ async function image(root: DirNode, options: WriteOptions): Promise<Uint8Array> 
   return sink.result!;
 }
 
+let fileImages = 0;
+/** The image written through a FileSink, which data blocks stored raw are lent to. */
+async function fileImage(dir: string, root: DirNode, options: WriteOptions): Promise<Uint8Array> {
+  const out = join(dir, `image-${fileImages++}.sqfs`);
+  await writeImage(root, await FileSink.create(out), options);
+  return new Uint8Array(await readFile(out));
+}
+
 describe('chunks recycled by the writer', () => {
   const cases: [string, WriteOptions, boolean][] = [
     ['uncompressed', { uncompressedData: true, uncompressedFragments: true }, false],
@@ -126,6 +135,36 @@ describe('chunks recycled by the writer', () => {
       expect(Buffer.compare(got, want)).toBe(0);
     });
   }
+
+  describe('through a FileSink, which writes raw blocks from where they are', () => {
+    let tmp: TempDir;
+    beforeAll(async () => {
+      tmp = await makeTempDir('lent-blocks');
+    });
+    afterAll(async () => {
+      await tmp.cleanup();
+    });
+    const fileCases: [string, WriteOptions][] = [
+      ['uncompressed', { uncompressedData: true, uncompressedFragments: true }],
+      ['uncompressed data, gzip fragments', { uncompressedData: true }],
+      ['uncompressed, always fragments', { uncompressedData: true, fragments: 'always' }],
+    ];
+    for (const [name, options] of fileCases) {
+      it(`${name}: no chunk is reused before the sink has written it`, async () => {
+        const recycled = { count: 0 };
+        const want = await image(build(plainSource), options);
+        // Recycled chunks are overwritten at once, as a chunk lent to the sink and handed back
+        // to its source before the write would be (the write runs in the threadpool).
+        const got = await fileImage(
+          tmp.path,
+          build((b, s) => scribblingSource(b, s, recycled, true)),
+          options,
+        );
+        expect(recycled.count).toBeGreaterThan(0);
+        expect(Buffer.compare(got, want)).toBe(0);
+      });
+    }
+  });
 
   it('does not recycle into a sink that may keep references', async () => {
     const recycled = { count: 0 };
@@ -221,5 +260,62 @@ describe('FileSink', () => {
     await sink.commit();
     all.set(Buffer.from('head'), 0);
     expect(Buffer.compare(await readFile(out), all)).toBe(0);
+  });
+
+  it('writes lent bytes from where they are, and says when it has', async () => {
+    const out = join(tmp.path, 'lent.bin');
+    const sink = await FileSink.create(out);
+    // Adjacent views of one buffer (a chunk's blocks), an array of its own, a piece too small to
+    // lend (copied), then copied bytes again: the file has them all, in order.
+    const chunk = sample(3 << 20, 7);
+    const own = sample(200_000, 8);
+    const small = sample(100, 9);
+    const tail = sample(5000, 10);
+    const parts = [
+      chunk.subarray(0, 131_072),
+      chunk.subarray(131_072, 1 << 20),
+      chunk.subarray(1 << 20, 3 << 20),
+      own,
+      small,
+    ];
+    const want = Buffer.concat([...parts, tail]);
+    const events: string[] = [];
+    for (const [i, part] of parts.entries()) {
+      await sink.appendLent(part);
+      sink.whenWritten(() => events.push(`written ${i}`));
+    }
+    // Bytes lent and not yet written read back as they were lent.
+    const tailStart = want.length - tail.length;
+    expect(
+      Buffer.compare(
+        await sink.readAt(tailStart - 150, 150),
+        want.subarray(tailStart - 150, tailStart),
+      ),
+    ).toBe(0);
+    small.fill(0x55); // copied: the caller may reuse it at once
+    await sink.append(tail);
+    tail.fill(0x55);
+    expect(sink.position).toBe(want.length);
+    await sink.commit();
+    // Every callback ran, once, in order; only then may the lent arrays change.
+    expect(events).toEqual(parts.map((_, i) => `written ${i}`));
+    chunk.fill(0x55);
+    own.fill(0x55);
+    expect(Buffer.compare(await readFile(out), want)).toBe(0);
+  });
+
+  it('runs whenWritten callbacks after the writes before them, not at once', async () => {
+    const sink = await FileSink.create(join(tmp.path, 'order.bin'));
+    let ran = false;
+    sink.whenWritten(() => (ran = true));
+    expect(ran).toBe(true); // nothing appended: at once
+    const lent = sample(1 << 20, 11);
+    await sink.appendLent(lent); // a whole buffer's worth: its write starts now
+    ran = false;
+    sink.whenWritten(() => (ran = true));
+    expect(ran).toBe(false); // the write is in the threadpool
+    await sink.rewind(sink.position); // waits for it
+    expect(ran).toBe(true);
+    await sink.abort();
   });
 });

@@ -316,7 +316,8 @@ export class DataWriter {
     let tailInChunk: Uint8Array | null = null;
     let tailChunk: Uint8Array | null = null;
     // Chunks go back to the source once written: everything queued before the marker is in the
-    // sink, which keeps no reference (appendCopies), and held blocks are copies.
+    // sink, which copied it (appendCopies) or, if lent, has written it (recycleWhenWritten), and
+    // held blocks are copies.
     const recycle = this.sink.appendCopies && source.recycle ? source.recycle.bind(source) : null;
     for await (const chunk of chunks) {
       if (total + chunk.length > size) throw changed(source, size, total + chunk.length, 'more');
@@ -347,7 +348,7 @@ export class DataWriter {
         }
       }
       if (tailInChunk) tailChunk = chunk;
-      else if (recycle) this.out.marker(() => recycle(chunk));
+      else if (recycle) this.recycleWhenWritten(recycle, chunk);
     }
     if (total !== size) throw changed(source, size, total, 'fewer');
     this.stats.dataBytes += size;
@@ -399,7 +400,7 @@ export class DataWriter {
       if (deferred && deferred.length > 0) {
         startWriting();
         const written = (chunk: Uint8Array) => {
-          if (recycle) this.out.marker(() => recycle(chunk));
+          if (recycle) this.recycleWhenWritten(recycle, chunk);
         };
         for await (const b of again(written)) {
           await this.queueBlock(b.bytes, b.owned, row, b.index);
@@ -445,8 +446,7 @@ export class DataWriter {
     } finally {
       // Queued last, so the chunk goes back only after everything that used its tail.
       if (tailChunk && recycle) {
-        const chunk = tailChunk;
-        this.out.marker(() => recycle(chunk));
+        this.recycleWhenWritten(recycle, tailChunk);
       }
     }
   }
@@ -524,7 +524,10 @@ export class DataWriter {
     pooled = false,
   ): Promise<void> {
     const length = bytes.length;
-    const work = this.compressed(bytes, owned, this.opts.dataCompressor);
+    // Stored raw, the block may be lent to the sink: a chunk or fragment buffer is reused only
+    // once the sink has written it (recycleWhenWritten), and a block of its own never is. A held
+    // copy goes back to heldBuffers when the block is appended, so it is copied.
+    const work = this.compressed(bytes, owned, this.opts.dataCompressor, !pooled);
     await this.out.block(work, (_p, stored) => {
       this.files.setSizeWord(row, index, sizeWord(stored!, length));
       this.stats.dataBytesOnDisk += stored!.bytes.length;
@@ -576,14 +579,31 @@ export class DataWriter {
     return this.sink.readAt(position, length, into);
   }
 
+  /** `lendable`: if stored raw, the sink may keep `bytes` until written (Stored.lendable). */
   private compressed(
     bytes: Uint8Array,
     owned: boolean,
     compressor: BlockCompressor | null,
+    lendable = false,
   ): Promise<Stored> {
-    if (!compressor) return Promise.resolve({ bytes, compressed: false });
+    if (!compressor) return Promise.resolve({ bytes, compressed: false, lendable });
     this.stats.blocksCompressed++;
     return compressor.compress(bytes, 'data', owned);
+  }
+
+  /**
+   * Hands `chunk` back to its source once the sink has written everything queued so far: the
+   * marker fires when the chunk's blocks have been appended, and a sink they were lent to may
+   * still be writing them.
+   */
+  private recycleWhenWritten(recycle: (chunk: Uint8Array) => void, chunk: Uint8Array): void {
+    this.out.marker(() => this.whenWritten(() => recycle(chunk)));
+  }
+
+  /** Runs `fn` once the sink refers to nothing appended so far. */
+  private whenWritten(fn: () => void): void {
+    if (this.sink.whenWritten) this.sink.whenWritten(fn);
+    else fn();
   }
 
   private async addToFragment(tail: Uint8Array, row: number, isTailEnd: boolean): Promise<void> {
@@ -619,7 +639,7 @@ export class DataWriter {
     // goes to the sink as it is. Either way it is not written to again until it is recycled,
     // which happens only after it has been written and has left the cache.
     const compressor = this.opts.fragmentCompressor;
-    const work = this.compressed(bytes, false, compressor);
+    const work = this.compressed(bytes, false, compressor, true);
     await this.out.block(work, (start, stored) => {
       this.fragmentSlots[frag.index] = { start, sizeWord: sizeWord(stored!, bytes.length) };
       this.stats.dataBytesOnDisk += stored!.bytes.length;
@@ -632,7 +652,7 @@ export class DataWriter {
   }
 
   private recycleFragment(index: number, bytes: Uint8Array): void {
-    if (this.ownFragments.delete(index)) this.fragmentBuffers.give(bytes);
+    if (this.ownFragments.delete(index)) this.whenWritten(() => this.fragmentBuffers.give(bytes));
   }
 
   /** Writes the open fragment buffers (small files first, then tails) and every queued block. */

@@ -16,6 +16,11 @@ import type { Sink } from '../io/sink.js';
 export interface Stored {
   bytes: Uint8Array;
   compressed: boolean;
+  /**
+   * The writer will not change `bytes` until the sink's whenWritten() says it has written them,
+   * so a sink may write them from where they are (appendLent) instead of copying.
+   */
+  lendable?: boolean;
 }
 
 interface Entry {
@@ -71,7 +76,8 @@ export class OrderedOutput {
     const entry = this.queue[this.head]!;
     const position = this.sink.position;
     const stored = entry.bytes ? await entry.bytes : null;
-    if (stored) await this.sink.append(stored.bytes);
+    if (stored?.lendable && this.sink.appendLent) await this.sink.appendLent(stored.bytes);
+    else if (stored) await this.sink.append(stored.bytes);
     this.written++;
     this.queue[this.head++] = undefined;
     // Drop written entries now and then so the queue does not grow with the image.
