@@ -9,12 +9,21 @@
  * end of the file, or a short read that completes `expected` bytes (the same stopping rule as the
  * JavaScript reader, so both issue the same reads). The callback gets, per file, bytesRead or an
  * Error with `code` (the errno name, e.g. 'ENOENT') and `syscall`, like Node's fs errors.
+ *
+ * readCached(fd, into): a read on the calling thread of what the page cache holds, and nothing
+ * else (preadv2 with RWF_NOWAIT, at the descriptor's offset): the caller sends the read to the
+ * threadpool only when it would wait for the disk. readFileCached(path, into, expected): the same
+ * for a whole small file, opened only if its path resolves from the dentry cache (openat2 with
+ * RESOLVE_CACHED), else left to readFiles.
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/openat2.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
 #include <unistd.h>
 #include <node_api.h>
 #include <uv.h>
@@ -172,6 +181,129 @@ usage:
   return NULL;
 }
 
+/*
+ * readCached(fd: number, into: Uint8Array): the bytes read into `into` from the descriptor's
+ * offset (0 at the end of the file; fewer than asked when only part is cached), or -1 when none
+ * could be read without waiting for the disk (or the filesystem cannot say). Throws an Error with
+ * `code` and `syscall` on a real error.
+ */
+/* Throws an Error like Node's fs errors: message strerror(err), `code` its name, `syscall`. */
+static void throw_errno(napi_env env, int err, const char *syscall_name) {
+  napi_value code, message, error, syscall;
+  napi_create_string_utf8(env, uv_err_name(-err), NAPI_AUTO_LENGTH, &code);
+  napi_create_string_utf8(env, strerror(err), NAPI_AUTO_LENGTH, &message);
+  napi_create_string_utf8(env, syscall_name, NAPI_AUTO_LENGTH, &syscall);
+  napi_create_error(env, code, message, &error);
+  napi_set_named_property(env, error, "syscall", syscall);
+  napi_throw(env, error);
+}
+
+/* Whether preadv2's errno says "not without waiting" (or "cannot tell"), not a failure. */
+static int would_wait(int err) {
+  return err == EAGAIN || err == EOPNOTSUPP || err == EINVAL || err == ENOSYS;
+}
+
+static napi_value js_read_cached(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2], result;
+  int32_t fd;
+  void *into;
+  size_t len;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 2 ||
+      napi_get_value_int32(env, argv[0], &fd) != napi_ok ||
+      !napi_uint8_bytes(env, argv[1], &into, &len)) {
+    napi_throw_type_error(env, NULL, "readCached(fd: number, into: Uint8Array)");
+    return NULL;
+  }
+  struct iovec iov = {.iov_base = into, .iov_len = len};
+  ssize_t n;
+  do n = preadv2(fd, &iov, 1, -1, RWF_NOWAIT);
+  while (n < 0 && errno == EINTR);
+  if (n < 0 && would_wait(errno)) {
+    n = -1;
+  } else if (n < 0) {
+    throw_errno(env, errno, "read");
+    return NULL;
+  }
+  napi_create_double(env, (double)n, &result);
+  return result;
+}
+
+/* openat2 is not in glibc 2.36; where the kernel lacks it (before 5.6), ENOSYS: not cached. */
+static int open_cached(const char *path) {
+#ifdef SYS_openat2
+  struct open_how how = {.flags = O_RDONLY | O_NOFOLLOW | O_CLOEXEC, .resolve = RESOLVE_CACHED};
+  int fd;
+  do fd = (int)syscall(SYS_openat2, AT_FDCWD, path, &how, sizeof how);
+  while (fd < 0 && errno == EINTR);
+  return fd;
+#else
+  (void)path;
+  errno = ENOSYS;
+  return -1;
+#endif
+}
+
+/*
+ * readFileCached(path: Uint8Array, into: Uint8Array, expected: number): readFiles for one file,
+ * on the calling thread, when its path and bytes are all in the kernel's caches: the byte count,
+ * or -1 when any of it would wait for the disk (the caller then uses readFiles). Throws an Error
+ * with `code` and `syscall` when the open or a read fails.
+ */
+static napi_value js_read_file_cached(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3], result;
+  void *path_data, *into;
+  size_t path_len, len;
+  double want;
+  char path[4096];
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 3 ||
+      !napi_uint8_bytes(env, argv[0], &path_data, &path_len) ||
+      !napi_uint8_bytes(env, argv[1], &into, &len) ||
+      napi_get_value_double(env, argv[2], &want) != napi_ok ||
+      memchr(path_data, 0, path_len) != NULL) {
+    napi_throw_type_error(env, NULL,
+                          "readFileCached(path: Uint8Array, into: Uint8Array, expected: number)");
+    return NULL;
+  }
+  double got = -1;
+  if (path_len < sizeof path) {
+    memcpy(path, path_data, path_len);
+    path[path_len] = 0;
+    int fd = open_cached(path);
+    if (fd < 0 && errno != EAGAIN && errno != ENOSYS && errno != EINVAL) {
+      throw_errno(env, errno, "open");
+      return NULL;
+    }
+    if (fd >= 0) {
+      size_t expected = want < 0 ? 0 : (size_t)want, done = 0;
+      int err = 0;
+      while (done < len) {
+        struct iovec iov = {.iov_base = (uint8_t *)into + done, .iov_len = len - done};
+        ssize_t n = preadv2(fd, &iov, 1, -1, RWF_NOWAIT);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) {
+          err = would_wait(errno) ? -1 : errno;
+          break;
+        }
+        if (n == 0) break;
+        done += (size_t)n;
+        if (done == expected && done < len) break;
+      }
+      close(fd);
+      if (err > 0) {
+        throw_errno(env, err, "read");
+        return NULL;
+      }
+      if (err == 0) got = (double)done;
+    }
+  }
+  napi_create_double(env, got, &result);
+  return result;
+}
+
 int read_file_register(napi_env env, napi_value exports) {
-  return napi_export_function(env, exports, "readFiles", js_read_files);
+  return napi_export_function(env, exports, "readFiles", js_read_files) &&
+         napi_export_function(env, exports, "readCached", js_read_cached) &&
+         napi_export_function(env, exports, "readFileCached", js_read_file_cached);
 }

@@ -17,8 +17,9 @@
  * the encoder itself runs at lzma-native's speed (rebuilt with -O2), but the call reads the
  * block in place and keeps the encoder's memory between blocks, 1-4 % less time per block.
  *
- * It also hashes (xxh64.c, the data writer's duplicate-detection hash) and reads small host files
- * in one threadpool job each (read-file.c), and advises transparent huge pages for large buffers
+ * It also hashes (xxh64.c, the data writer's duplicate-detection hash), reads small host files
+ * in one threadpool job each and what the page cache holds on the calling thread (read-file.c),
+ * and advises transparent huge pages for large buffers
  * (huge-pages.c).
  *
  * Everything is synchronous and keeps no state between calls (safe in worker threads).

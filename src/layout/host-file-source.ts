@@ -7,6 +7,7 @@
 import { close, constants, open, read } from 'node:fs';
 import { SquashfsError, ioError } from '../squashfs/errors.js';
 import type { FileSource } from '../squashfs/tree.js';
+import { cachedRead } from './cached-read.js';
 import { displayPath } from './host-paths.js';
 import type { HostStats } from './host-stat.js';
 import type { ReadBufferPool } from './read-buffers.js';
@@ -116,6 +117,16 @@ export class HostFileSource implements FileSource {
   }
 
   private readInto(fd: number, chunk: Buffer): Promise<number> {
+    // What the page cache holds is read here, without a threadpool round trip (cached-read.ts).
+    const readCached = cachedRead();
+    if (readCached) {
+      try {
+        const bytesRead = readCached(fd, chunk);
+        if (bytesRead >= 0) return Promise.resolve(bytesRead);
+      } catch (err) {
+        return Promise.reject(ioError(err, this.description, 'read'));
+      }
+    }
     // Position null: read on from the current offset, so the file is read strictly in order.
     return new Promise((resolve, reject) =>
       read(fd, chunk, 0, chunk.length, null, (err, bytesRead) =>

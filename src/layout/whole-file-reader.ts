@@ -30,6 +30,19 @@ type ReadFiles = (
   callback: (results: (number | NodeJS.ErrnoException)[]) => void,
 ) => void;
 
+/**
+ * readFiles for one file on the calling thread, when its path and bytes are in the kernel's
+ * caches: the byte count, or -1 when some of it would wait for the disk. Throws fs-style errors.
+ */
+type ReadFileCached = (path: Uint8Array, into: Uint8Array, expected: number) => number;
+
+/**
+ * Largest file read on the calling thread when cached: for small files the threadpool round
+ * trip costs more than the read, while the copy of a larger one is better left to a pool thread,
+ * in parallel with the writer.
+ */
+export const CACHED_READ_MAX = 64 << 10;
+
 /** Files per threadpool job: enough to save most wake-ups, few enough that jobs run in parallel. */
 export const BATCH_FILES = 32;
 
@@ -44,13 +57,16 @@ let reader: WholeFileReader | null | undefined;
 
 export function wholeFileReader(): WholeFileReader | null {
   if (reader === undefined) {
-    const addon = loadNative() as { readFiles?: ReadFiles } | null;
-    reader = typeof addon?.readFiles === 'function' ? batching(addon.readFiles) : null;
+    const addon = loadNative() as { readFiles?: ReadFiles; readFileCached?: ReadFileCached } | null;
+    reader =
+      typeof addon?.readFiles === 'function'
+        ? batching(addon.readFiles, addon.readFileCached ?? null)
+        : null;
   }
   return reader;
 }
 
-function batching(readFiles: ReadFiles): WholeFileReader {
+function batching(readFiles: ReadFiles, readFileCached: ReadFileCached | null): WholeFileReader {
   let pending: Request[] = [];
   const flush = () => {
     const all = pending;
@@ -77,6 +93,15 @@ function batching(readFiles: ReadFiles): WholeFileReader {
     }
   };
   return (path, into, expected, callback) => {
+    if (readFileCached && expected <= CACHED_READ_MAX) {
+      let bytesRead: number;
+      try {
+        bytesRead = readFileCached(path, into, expected);
+      } catch (err) {
+        return callback(err as NodeJS.ErrnoException);
+      }
+      if (bytesRead >= 0) return callback(null, bytesRead);
+    }
     if (pending.length === 0) setImmediate(flush);
     pending.push({ path, into, expected, callback });
   };

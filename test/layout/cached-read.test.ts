@@ -1,0 +1,138 @@
+/**
+ * Reads that the page cache can serve are made on the calling thread (native/read-file.c:
+ * readCached, readFileCached); the rest go to the threadpool as before. Whichever way a file is
+ * read, its bytes and errors must be the same. To read a file the slow way, its pages are
+ * dropped from the page cache first (fsync, then `dd iflag=nocache`, which advises
+ * POSIX_FADV_DONTNEED): a tmpfs cannot drop them, and there those tests say so and do not run.
+ */
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { cachedRead } from '../../src/layout/cached-read.js';
+import { HostFileSource } from '../../src/layout/host-file-source.js';
+import type { HostStats } from '../../src/layout/host-stat.js';
+import { CACHED_READ_MAX, wholeFileReader } from '../../src/layout/whole-file-reader.js';
+import { makeTempDir, type TempDir } from '../helpers/fs-util.js';
+
+const readCached = cachedRead();
+const readWhole = wholeFileReader();
+if (!readCached || !readWhole)
+  console.log('cached-read: the native addon is not built; not tested');
+
+const TMPFS_MAGIC = 0x01021994;
+
+function pattern(n: number, seed: number): Buffer {
+  return Buffer.from(Array.from({ length: n }, (_, i) => (i * seed + (i >> 9)) & 0xff));
+}
+
+/** Writes `bytes` to `file` and drops its pages from the page cache. */
+function writeUncached(file: string, bytes: Uint8Array): void {
+  fs.writeFileSync(file, bytes);
+  const fd = fs.openSync(file, 'r');
+  fs.fsyncSync(fd);
+  fs.closeSync(fd);
+  const dd = spawnSync('dd', [`if=${file}`, 'iflag=nocache', 'count=0', 'status=none']);
+  expect(dd.status, dd.stderr?.toString()).toBe(0);
+}
+
+function stats(size: number): HostStats {
+  return {
+    mode: 0o100644,
+    nlink: 1,
+    uid: 0,
+    gid: 0,
+    size,
+    blocks: size / 512,
+    mtimeSeconds: 0,
+  } as HostStats;
+}
+
+async function readAll(file: string, size: number): Promise<Buffer> {
+  const chunks: Uint8Array[] = [];
+  for await (const c of new HostFileSource(Buffer.from(file), stats(size)).read()) {
+    chunks.push(Buffer.from(c));
+  }
+  return Buffer.concat(chunks);
+}
+
+describe.runIf(readCached && readWhole)('reads served by the page cache', () => {
+  let tmp: TempDir;
+  let dropsPages = false;
+  beforeAll(async () => {
+    tmp = await makeTempDir('cached-read');
+    dropsPages = fs.statfsSync(tmp.path).type !== TMPFS_MAGIC;
+    if (!dropsPages) console.log(`cached-read: ${tmp.path} is a tmpfs; uncached reads not tested`);
+  });
+  afterAll(async () => {
+    await tmp?.cleanup();
+  });
+
+  it('readCached reads what is cached, says -1 for what is not, and fails like Node fs', () => {
+    const file = path.join(tmp.path, 'big');
+    const content = pattern(3 << 20, 7);
+    fs.writeFileSync(file, content);
+    const fd = fs.openSync(file, 'r');
+    try {
+      const into = Buffer.alloc(2 << 20);
+      expect(readCached!(fd, into)).toBe(2 << 20);
+      expect(into.equals(content.subarray(0, 2 << 20))).toBe(true);
+      expect(readCached!(fd, into)).toBe(1 << 20); // on from the descriptor's offset
+      expect(readCached!(fd, into)).toBe(0);
+      if (dropsPages) {
+        writeUncached(file, content);
+        const again = fs.openSync(file, 'r');
+        try {
+          expect(readCached!(again, into)).toBe(-1);
+        } finally {
+          fs.closeSync(again);
+        }
+      }
+    } finally {
+      fs.closeSync(fd);
+    }
+    let error: NodeJS.ErrnoException | undefined;
+    try {
+      readCached!(fd, Buffer.alloc(1)); // closed
+    } catch (err) {
+      error = err as NodeJS.ErrnoException;
+    }
+    expect(error?.code).toBe('EBADF');
+    expect(error?.syscall).toBe('read');
+  });
+
+  it('a large file reads the same bytes cached and from the disk', async () => {
+    const file = path.join(tmp.path, 'large');
+    const content = pattern((5 << 20) + 123, 13);
+    fs.writeFileSync(file, content);
+    expect((await readAll(file, content.length)).equals(content)).toBe(true);
+    if (!dropsPages) return;
+    writeUncached(file, content);
+    expect((await readAll(file, content.length)).equals(content)).toBe(true);
+  });
+
+  it('a small cached file is read on the calling thread; an uncached one by the threadpool', () => {
+    const file = path.join(tmp.path, 'small');
+    const content = pattern(CACHED_READ_MAX - 1, 3);
+    fs.writeFileSync(file, content);
+    const into = Buffer.alloc(content.length + 1);
+    let result: number | NodeJS.ErrnoException | undefined;
+    readWhole!(Buffer.from(file), into, content.length, (err, n) => (result = err ?? n));
+    expect(result).toBe(content.length); // before readWhole returned
+    expect(into.subarray(0, content.length).equals(content)).toBe(true);
+    if (!dropsPages) return;
+    writeUncached(file, content);
+    const later = Buffer.alloc(content.length + 1);
+    return new Promise<void>((resolve) => {
+      let returned = false;
+      readWhole!(Buffer.from(file), later, content.length, (err, n) => {
+        expect(returned).toBe(true);
+        expect(err).toBeNull();
+        expect(n).toBe(content.length);
+        expect(later.subarray(0, content.length).equals(content)).toBe(true);
+        resolve();
+      });
+      returned = true;
+    });
+  });
+});
