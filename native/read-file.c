@@ -183,9 +183,9 @@ usage:
 
 /*
  * readCached(fd: number, into: Uint8Array): the bytes read into `into` from the descriptor's
- * offset (0 at the end of the file; fewer than asked when only part is cached), or -1 when none
- * could be read without waiting for the disk (or the filesystem cannot say). Throws an Error with
- * `code` and `syscall` on a real error.
+ * offset, until it is full, the file ends (0 when it already had), or the rest is not cached
+ * (fewer than asked); -1 when nothing could be read without waiting for the disk (or the
+ * filesystem cannot say). Throws an Error with `code` and `syscall` on a real error.
  */
 /* Throws an Error like Node's fs errors: message strerror(err), `code` its name, `syscall`. */
 static void throw_errno(napi_env env, int err, const char *syscall_name) {
@@ -215,17 +215,26 @@ static napi_value js_read_cached(napi_env env, napi_callback_info info) {
     napi_throw_type_error(env, NULL, "readCached(fd: number, into: Uint8Array)");
     return NULL;
   }
-  struct iovec iov = {.iov_base = into, .iov_len = len};
-  ssize_t n;
-  do n = preadv2(fd, &iov, 1, -1, RWF_NOWAIT);
-  while (n < 0 && errno == EINTR);
-  if (n < 0 && would_wait(errno)) {
-    n = -1;
-  } else if (n < 0) {
-    throw_errno(env, errno, "read");
-    return NULL;
+  /* On until `into` is full, the end of the file, or a page that is not cached (a read that
+   * stops short at a readahead mark, for one). */
+  size_t done = 0;
+  int waited = 0;
+  while (done < len) {
+    struct iovec iov = {.iov_base = (uint8_t *)into + done, .iov_len = len - done};
+    ssize_t n = preadv2(fd, &iov, 1, -1, RWF_NOWAIT);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && would_wait(errno)) {
+      waited = 1;
+      break;
+    }
+    if (n < 0) {
+      throw_errno(env, errno, "read");
+      return NULL;
+    }
+    if (n == 0) break;
+    done += (size_t)n;
   }
-  napi_create_double(env, (double)n, &result);
+  napi_create_double(env, done == 0 && waited ? -1 : (double)done, &result);
   return result;
 }
 

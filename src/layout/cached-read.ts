@@ -10,9 +10,9 @@
 import { loadNative } from '../squashfs/compress/native.js';
 
 /**
- * Reads into `into` at the descriptor's offset what is cached: the byte count (0 at the end of
- * the file, possibly fewer than asked), or -1 when nothing could be read without waiting for
- * the disk. Throws an fs-style error (with `code` and `syscall`) when the read fails.
+ * Reads into `into` at the descriptor's offset until it is full, the file ends or the rest is not
+ * cached: the byte count (0 at the end of the file), or -1 when nothing could be read without
+ * waiting for the disk. Throws an fs-style error (with `code` and `syscall`) when the read fails.
  */
 export type CachedRead = (fd: number, into: Uint8Array) => number;
 

@@ -120,13 +120,26 @@ export class HostFileSource implements FileSource {
     // What the page cache holds is read here, without a threadpool round trip (cached-read.ts).
     const readCached = cachedRead();
     if (readCached) {
+      let bytesRead: number;
       try {
-        const bytesRead = readCached(fd, chunk);
-        if (bytesRead >= 0) return Promise.resolve(bytesRead);
+        bytesRead = readCached(fd, chunk);
       } catch (err) {
         return Promise.reject(ioError(err, this.description, 'read'));
       }
+      // Full; short by the byte past the expected end (the last chunk); or the end of the file.
+      if (bytesRead >= chunk.length - 1 || bytesRead === 0) return Promise.resolve(bytesRead);
+      // Cut short where the cache ends: the rest of the chunk is read from the disk, so that
+      // blocks do not straddle chunks. (Blocks put together from two chunks are fresh memory,
+      // and at xz 1M, moved to workers whose collector freed them late: binaries-250M peaked
+      // at 353 MiB instead of 290.)
+      if (bytesRead > 0) {
+        return this.readAsync(fd, chunk.subarray(bytesRead)).then((n) => bytesRead + n);
+      }
     }
+    return this.readAsync(fd, chunk);
+  }
+
+  private readAsync(fd: number, chunk: Buffer): Promise<number> {
     // Position null: read on from the current offset, so the file is read strictly in order.
     return new Promise((resolve, reject) =>
       read(fd, chunk, 0, chunk.length, null, (err, bytesRead) =>

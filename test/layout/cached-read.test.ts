@@ -10,7 +10,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cachedRead } from '../../src/layout/cached-read.js';
-import { HostFileSource } from '../../src/layout/host-file-source.js';
+import { HOST_READ_CHUNK, HostFileSource } from '../../src/layout/host-file-source.js';
 import type { HostStats } from '../../src/layout/host-stat.js';
 import { CACHED_READ_MAX, wholeFileReader } from '../../src/layout/whole-file-reader.js';
 import { makeTempDir, type TempDir } from '../helpers/fs-util.js';
@@ -109,6 +109,27 @@ describe.runIf(readCached && readWhole)('reads served by the page cache', () => 
     if (!dropsPages) return;
     writeUncached(file, content);
     expect((await readAll(file, content.length)).equals(content)).toBe(true);
+  });
+
+  it('a large file comes in whole chunks when the page cache holds only part of it', async () => {
+    if (!dropsPages) return;
+    const file = path.join(tmp.path, 'part');
+    const content = pattern((4 << 20) + 5, 17);
+    writeUncached(file, content);
+    // Cache the first 100 KiB and what readahead adds to them (512 KiB here): a cached read
+    // stops inside the first chunk.
+    const fd = fs.openSync(file, 'r');
+    fs.readSync(fd, Buffer.alloc(100 << 10), 0, 100 << 10, 0);
+    fs.closeSync(fd);
+    const sizes: number[] = [];
+    const chunks: Buffer[] = [];
+    for await (const c of new HostFileSource(Buffer.from(file), stats(content.length)).read()) {
+      sizes.push(c.length);
+      chunks.push(Buffer.from(c));
+    }
+    expect(Buffer.concat(chunks).equals(content)).toBe(true);
+    // A chunk cut short would make blocks straddle two chunks (fresh memory for each).
+    expect(sizes).toEqual([HOST_READ_CHUNK, HOST_READ_CHUNK, HOST_READ_CHUNK, HOST_READ_CHUNK, 5]);
   });
 
   it('a small cached file is read on the calling thread; an uncached one by the threadpool', () => {

@@ -30,8 +30,8 @@ export interface Sink {
    */
   appendLent?(bytes: Uint8Array): Promise<void>;
   /**
-   * Runs `fn` once every byte appended so far is in the file, so that the sink refers to none of
-   * the arrays lent to it before (at once if that is already so).
+   * Runs `fn` once the sink refers to none of the arrays lent to it so far: once they are in the
+   * file (at once if they already are, or nothing was lent).
    */
   whenWritten?(fn: () => void): void;
   /**
@@ -116,6 +116,13 @@ export class FileSink implements Sink {
    */
   private lent: Uint8Array[] = [];
   private lentBytes = 0;
+  /**
+   * Where the last lent array ends: whenWritten() waits for the writes up to here only. Copied
+   * bytes refer to nothing of the caller's, and waiting for them too held every read buffer of a
+   * compressed image until its staging buffer filled and was written (binaries-250M at xz 1M:
+   * 282 -> 353 MiB peak RSS).
+   */
+  private lentEnd = 0;
   /** whenWritten() callbacks, in order, each with the position it waits for `written` to reach. */
   private readonly waiters: { at: number; fn: () => void }[] = [];
   /** Buffers free to become the next staging buffer. */
@@ -208,11 +215,12 @@ export class FileSink implements Sink {
       this.lent.push(bytes);
     }
     this.lentBytes += bytes.length;
+    this.lentEnd = this.position;
     if (this.lentBytes >= BUFFER_SIZE) await this.startLentWrite();
   }
 
   whenWritten(fn: () => void): void {
-    const at = this.position;
+    const at = this.lentEnd;
     if (this.written >= at) fn();
     else this.waiters.push({ at, fn });
   }
@@ -375,6 +383,7 @@ export class FileSink implements Sink {
     }
     this.flushed = position;
     this.written = position;
+    this.lentEnd = Math.min(this.lentEnd, position);
   }
 
   async patch(position: number, bytes: Uint8Array): Promise<void> {
