@@ -316,6 +316,11 @@ describe('FileSink', () => {
     expect(ran).toBe(false); // the write is in the threadpool
     await sink.rewind(sink.position); // waits for it
     expect(ran).toBe(true);
+    // Copied bytes do not hold anything of the caller's: no waiting for their writes.
+    await sink.append(sample(2 << 20, 12));
+    ran = false;
+    sink.whenWritten(() => (ran = true));
+    expect(ran).toBe(true);
     await sink.abort();
   });
 });
