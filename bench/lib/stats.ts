@@ -80,7 +80,8 @@ function check(partial: Omit<TargetCheck, 'pass'>): TargetCheck {
 
 /**
  * The targets of issue 5, for every corpus × setting where the tools they name have medians:
- * - xz 1M: wall ≤ 0.8× the faster mksquashfs run, size ≤ 1.0×;
+ * - xz 1M, binaries (the issue sets this one for the binaries corpus only): wall ≤ 0.8× the
+ *   faster mksquashfs run, size ≤ 1.0×;
  * - gzip 128K: wall ≤ 0.9× the faster mksquashfs run, size ≤ 1.0×;
  * - uncompressed: throughput ≥ 0.7× the faster mksquashfs run's;
  * - compressed settings: tsquashfs with 2 workers ≥ 1.8× as fast as with 1;
@@ -108,7 +109,7 @@ export function targetChecks(cells: readonly Cell[], tools: readonly ToolInfo[])
       const m = mks.median;
       const wallDetail = `${subject.id} wall / ${mks.tool} wall (the faster mksquashfs)`;
       const sizeDetail = `${subject.id} image / ${mks.tool} image`;
-      if (setting === 'xz-1m' || setting === 'gzip-128k') {
+      if ((setting === 'xz-1m' && corpus.startsWith('binaries')) || setting === 'gzip-128k') {
         const limit = setting === 'xz-1m' ? 0.8 : 0.9;
         out.push(
           check({

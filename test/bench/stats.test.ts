@@ -101,6 +101,16 @@ describe('ratios and targets', () => {
     expect(t['none-throughput']).toMatchObject({ value: 0.75, kind: 'min', pass: true });
     expect(t['none-speedup-2']).toBeUndefined();
   });
+
+  it('checks the xz wall and size targets on the binaries corpus only, as the issue sets them', () => {
+    const large = cells
+      .filter((c) => c.setting === 'xz-1m')
+      .map((c) => ({ ...c, corpus: 'large-64M' }));
+    const ids = targetChecks(large, TOOLS).map((x) => x.id);
+    expect(ids).not.toContain('xz-1m-wall');
+    expect(ids).not.toContain('xz-1m-size');
+    expect(ids).toContain('xz-1m-speedup-2');
+  });
 });
 
 describe('scale summary', () => {
