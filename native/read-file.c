@@ -19,6 +19,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <linux/openat2.h>
@@ -181,12 +182,6 @@ usage:
   return NULL;
 }
 
-/*
- * readCached(fd: number, into: Uint8Array): the bytes read into `into` from the descriptor's
- * offset, until it is full, the file ends (0 when it already had), or the rest is not cached
- * (fewer than asked); -1 when nothing could be read without waiting for the disk (or the
- * filesystem cannot say). Throws an Error with `code` and `syscall` on a real error.
- */
 /* Throws an Error like Node's fs errors: message strerror(err), `code` its name, `syscall`. */
 static void throw_errno(napi_env env, int err, const char *syscall_name) {
   napi_value code, message, error, syscall;
@@ -203,6 +198,32 @@ static int would_wait(int err) {
   return err == EAGAIN || err == EOPNOTSUPP || err == EINVAL || err == ENOSYS;
 }
 
+/*
+ * Reads from `fd` at its offset, with RWF_NOWAIT, into `into` (`len` bytes) until it is full, the
+ * file ends, a short read completes `expected` bytes (SIZE_MAX: none does), or a page is not
+ * cached (a read that stops short at a readahead mark, for one). *done: the bytes read. Returns
+ * 0, -1 when a read would have waited for the disk, or the errno of a failed read.
+ */
+static int read_nowait(int fd, uint8_t *into, size_t len, size_t expected, size_t *done) {
+  *done = 0;
+  while (*done < len) {
+    struct iovec iov = {.iov_base = into + *done, .iov_len = len - *done};
+    ssize_t n = preadv2(fd, &iov, 1, -1, RWF_NOWAIT);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return would_wait(errno) ? -1 : errno;
+    if (n == 0) break;
+    *done += (size_t)n;
+    if (*done == expected && *done < len) break;
+  }
+  return 0;
+}
+
+/*
+ * readCached(fd: number, into: Uint8Array): the bytes read into `into` from the descriptor's
+ * offset, until it is full, the file ends (0 when it already had), or the rest is not cached
+ * (fewer than asked); -1 when nothing could be read without waiting for the disk (or the
+ * filesystem cannot say). Throws an Error with `code` and `syscall` on a real error.
+ */
 static napi_value js_read_cached(napi_env env, napi_callback_info info) {
   size_t argc = 2;
   napi_value argv[2], result;
@@ -215,26 +236,13 @@ static napi_value js_read_cached(napi_env env, napi_callback_info info) {
     napi_throw_type_error(env, NULL, "readCached(fd: number, into: Uint8Array)");
     return NULL;
   }
-  /* On until `into` is full, the end of the file, or a page that is not cached (a read that
-   * stops short at a readahead mark, for one). */
-  size_t done = 0;
-  int waited = 0;
-  while (done < len) {
-    struct iovec iov = {.iov_base = (uint8_t *)into + done, .iov_len = len - done};
-    ssize_t n = preadv2(fd, &iov, 1, -1, RWF_NOWAIT);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0 && would_wait(errno)) {
-      waited = 1;
-      break;
-    }
-    if (n < 0) {
-      throw_errno(env, errno, "read");
-      return NULL;
-    }
-    if (n == 0) break;
-    done += (size_t)n;
+  size_t done;
+  int err = read_nowait(fd, into, len, SIZE_MAX, &done);
+  if (err > 0) {
+    throw_errno(env, err, "read");
+    return NULL;
   }
-  napi_create_double(env, done == 0 && waited ? -1 : (double)done, &result);
+  napi_create_double(env, done == 0 && err < 0 ? -1 : (double)done, &result);
   return result;
 }
 
@@ -285,20 +293,8 @@ static napi_value js_read_file_cached(napi_env env, napi_callback_info info) {
       return NULL;
     }
     if (fd >= 0) {
-      size_t expected = want < 0 ? 0 : (size_t)want, done = 0;
-      int err = 0;
-      while (done < len) {
-        struct iovec iov = {.iov_base = (uint8_t *)into + done, .iov_len = len - done};
-        ssize_t n = preadv2(fd, &iov, 1, -1, RWF_NOWAIT);
-        if (n < 0 && errno == EINTR) continue;
-        if (n < 0) {
-          err = would_wait(errno) ? -1 : errno;
-          break;
-        }
-        if (n == 0) break;
-        done += (size_t)n;
-        if (done == expected && done < len) break;
-      }
+      size_t done;
+      int err = read_nowait(fd, into, len, want < 0 ? 0 : (size_t)want, &done);
       close(fd);
       if (err > 0) {
         throw_errno(env, err, "read");
