@@ -67,14 +67,25 @@ afterEach(() => {
   vi.restoreAllMocks();
 });
 
-type Write = (bytes: Uint8Array, offset: number, length: number, at: number) => Promise<unknown>;
+type Write = (arrays: Uint8Array[], at: number) => Promise<{ bytesWritten: number }>;
 
-/** Puts `wrap(the real write)` in place of the sink's file handle's write; returns the real one. */
+/** Puts `wrap(the real writev)` in place of the sink's file handle's writev; returns the real one. */
 function replaceWrite(sink: FileSink, wrap: (real: Write) => Write): Write {
-  const handle = (sink as unknown as { handle: { write: Write } }).handle;
-  const real = handle.write.bind(handle);
-  handle.write = wrap(real);
+  const handle = (sink as unknown as { handle: { writev: Write } }).handle;
+  const real = handle.writev.bind(handle);
+  handle.writev = wrap(real);
   return real;
+}
+
+/** The first `n` bytes of `arrays` (all of them when they hold no more). */
+function firstBytes(arrays: Uint8Array[], n: number): Uint8Array[] {
+  const out: Uint8Array[] = [];
+  for (const a of arrays) {
+    if (n <= 0) break;
+    out.push(a.subarray(0, n));
+    n -= a.length;
+  }
+  return out;
 }
 
 /** The sink's writes wait until the test lets each go (`held`), so one can be caught in flight. */
@@ -82,8 +93,8 @@ function holdWrites(sink: FileSink): { held: (() => void)[]; restore(): void } {
   const held: (() => void)[] = [];
   const real = replaceWrite(
     sink,
-    (real) => (b, o, n, at) =>
-      new Promise<void>((resolve) => held.push(resolve)).then(() => real(b, o, n, at)),
+    (real) => (arrays, at) =>
+      new Promise<void>((resolve) => held.push(resolve)).then(() => real(arrays, at)),
   );
   return {
     held,
@@ -237,7 +248,7 @@ describe('FileSink', () => {
     const sink = await FileSink.create(target);
     let calls = 0;
     // Every write writes at most 300 000 bytes, as a write can when the disk is nearly full.
-    replaceWrite(sink, (real) => (b, o, n, at) => (calls++, real(b, o, Math.min(n, 300_000), at)));
+    replaceWrite(sink, (real) => (arrays, at) => (calls++, real(firstBytes(arrays, 300_000), at)));
     const all = pattern(2 * MiB + 77, 9);
     await sink.append(all);
     await sink.commit();

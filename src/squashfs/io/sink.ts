@@ -235,7 +235,7 @@ export class FileSink implements Sink {
     this.staging = this.spares.pop()!;
     this.flushed += length;
     this.staged = 0;
-    this.track(at, length, bytes, writeFully(this.handle, bytes, length, at));
+    this.track(at, length, bytes, writeFully(this.handle, [bytes.subarray(0, length)], at));
   }
 
   /** Hands the lent arrays to the file: as many writes in flight as with staging buffers. */
@@ -248,7 +248,7 @@ export class FileSink implements Sink {
     this.lent = [];
     this.lentBytes = 0;
     this.flushed += length;
-    this.track(at, length, null, writevFully(this.handle, arrays, at));
+    this.track(at, length, null, writeFully(this.handle, arrays, at));
   }
 
   /** Keeps a write in flight in `writes` until it is retired. */
@@ -462,27 +462,11 @@ async function syncDirectory(dir: string, finalPath: string): Promise<void> {
 }
 
 /**
- * Writes `length` bytes of `bytes` at `at`. A write into a regular file is short only when the
- * disk fills up, and the next one then says why (ENOSPC): the rest is written on, not dropped.
+ * Writes `arrays`, one after the other, at `at`, in one writev each time. A write into a regular
+ * file is short only when the disk fills up, and the next one then says why (ENOSPC): the rest is
+ * written on from where it stopped, not dropped.
  */
-async function writeFully(
-  handle: fs.FileHandle,
-  bytes: Buffer,
-  length: number,
-  at: number,
-): Promise<void> {
-  for (let done = 0; done < length;) {
-    const { bytesWritten } = await handle.write(bytes, done, length - done, at + done);
-    if (bytesWritten === 0) throw new Error(`no bytes written at offset ${at + done}`);
-    done += bytesWritten;
-  }
-}
-
-/**
- * Writes `arrays`, one after the other, at `at`. A short write (a full disk) writes on from where
- * it stopped, as writeFully does.
- */
-async function writevFully(handle: fs.FileHandle, arrays: Uint8Array[], at: number): Promise<void> {
+async function writeFully(handle: fs.FileHandle, arrays: Uint8Array[], at: number): Promise<void> {
   let rest = arrays;
   let position = at;
   while (rest.length > 0) {
