@@ -10,20 +10,19 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { markdownReport } from './lib/report-md.js';
 import type { BenchResults } from './lib/results.js';
-import { ratios, scaleTargets, targetChecks, type ToolInfo } from './lib/stats.js';
+import { ratios, scaleTargets, targetChecks } from './lib/stats.js';
 import { svgChart } from './lib/svg.js';
+import { makeTools } from './lib/tools.js';
 
 const json = process.argv[2] ?? 'bench/results/bench.json';
 const results = JSON.parse(readFileSync(json, 'utf8')) as BenchResults;
 if (results.schema !== 'tsquashfs-bench/1')
   throw new Error(`${json}: not a tsquashfs-bench/1 file`);
 const dir = path.dirname(json);
-// The tools as bench/lib/tools.ts names them: FAMILY[-variant]-pN (or -jN for gensquashfs).
-const tools: ToolInfo[] = [...new Set(results.cells.map((c) => c.tool))].map((id) => ({
-  id,
-  family: id.split('-')[0]!,
-  processors: Number(/-[pj](\d+)$/.exec(id)?.[1] ?? 0),
-}));
+// The tools the run had, as it made them for the machine's core count.
+const tools = makeTools(results.machine.cores, '').filter((t) =>
+  results.cells.some((c) => c.tool === t.id),
+);
 results.ratios = ratios(results.cells, tools);
 results.targets = [...targetChecks(results.cells, tools), ...scaleTargets(results.scale)];
 writeFileSync(json, JSON.stringify(results, null, 2) + '\n');
