@@ -309,8 +309,8 @@ describe('FileSink', () => {
     let ran = false;
     sink.whenWritten(() => (ran = true));
     expect(ran).toBe(true); // nothing appended: at once
-    const lent = sample(1 << 20, 11);
-    await sink.appendLent(lent); // a whole buffer's worth: its write starts now
+    const lent = sample(2 << 20, 11);
+    await sink.appendLent(lent); // a whole write's worth (2 MiB): its write starts now
     ran = false;
     sink.whenWritten(() => (ran = true));
     expect(ran).toBe(false); // the write is in the threadpool

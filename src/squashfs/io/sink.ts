@@ -68,6 +68,15 @@ const BUFFERS = 3;
  */
 const LEND_MIN = 16 << 10;
 
+/**
+ * Lent bytes gathered into one write. Each write wakes a threadpool thread, which on a 2-core
+ * machine takes the main thread's core for a moment: on an uncompressed 200 MiB file, 2 MiB
+ * writes instead of 1 MiB took the run from 154 to 148 ms (medians of 40 alternating runs; 3 MiB
+ * was no faster), and binaries-250M from 292 to 285 ms. The sink then holds up to 6 MiB of the
+ * caller's buffers (two writes in flight and one gathering) instead of 3 MiB.
+ */
+const LENT_WRITE = 2 << 20;
+
 /** A write handed to the file and not yet retired. */
 interface Write {
   /** Where the write ends in the file. */
@@ -216,7 +225,7 @@ export class FileSink implements Sink {
     }
     this.lentBytes += bytes.length;
     this.lentEnd = this.position;
-    if (this.lentBytes >= BUFFER_SIZE) await this.startLentWrite();
+    if (this.lentBytes >= LENT_WRITE) await this.startLentWrite();
   }
 
   whenWritten(fn: () => void): void {
