@@ -17,8 +17,15 @@ export const EXIT_BUG = 70;
 
 export async function main(argv: string[]): Promise<number> {
   return runCli(argv, {
-    stdout: process.stdout,
-    stderr: process.stderr,
+    // Getters: Node makes process.stdout and process.stderr on first use, and a pipe or a file
+    // behind them loads its stream classes (node:net, node:stream), 1-2 ms of a run that, like
+    // `mk -quiet`, prints nothing.
+    get stdout() {
+      return process.stdout;
+    },
+    get stderr() {
+      return process.stderr;
+    },
     env: process.env,
     version: packageVersion(),
   });

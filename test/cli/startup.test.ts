@@ -4,7 +4,8 @@
  * uncompressed run. An image that compresses nothing needs none of them; a gzip image needs
  * libdeflate and the worker pool, but still not node:crypto (only the engine self-tests hash).
  * A tree without xattrs does not load fs-xattr (11 ms), not even for its root, which no
- * directory listing covers.
+ * directory listing covers. Nor does it load node:zlib, or Node's streams (through node:net for
+ * a piped stderr, or node:stream/promises), 1-2 ms each, when it prints nothing.
  * Runs the built CLI (the test command builds it first), as a user's shell does.
  */
 import { spawnSync } from 'node:child_process';
@@ -59,6 +60,9 @@ describe('what mk loads', () => {
     expect(loaded.builtins).not.toContain('crypto');
     expect(loaded.builtins).not.toContain('worker_threads');
     expect(loaded.packages).not.toContain('fs-xattr');
+    expect(loaded.builtins).not.toContain('zlib');
+    expect(loaded.builtins).not.toContain('stream');
+    expect(loaded.builtins).not.toContain('net');
   });
 
   it('a gzip image loads libdeflate and the worker pool, and still not node:crypto', () => {

@@ -27,6 +27,7 @@ import {
   nativeGzipAvailable,
   STOCK_ZLIB_SAMPLE_SHA256,
   systemLibdeflateGzipAvailable,
+  ZLIB_STRATEGY,
 } from '../../src/squashfs/compress/gzip.js';
 import { bytesSource, tree } from '../../src/squashfs/tree.js';
 import { writeImage } from '../../src/squashfs/write/image-writer.js';
@@ -229,6 +230,16 @@ withPythonZlib(`gzip streams equal python3 zlib ${zlibVersion}`, () => {
 });
 
 describe('gzip engine selection', () => {
+  it('numbers the strategies as zlib does (they are not read from node:zlib)', () => {
+    expect(ZLIB_STRATEGY).toEqual({
+      default: zlib.constants.Z_DEFAULT_STRATEGY,
+      filtered: zlib.constants.Z_FILTERED,
+      huffman_only: zlib.constants.Z_HUFFMAN_ONLY,
+      run_length_encoded: zlib.constants.Z_RLE,
+      fixed: zlib.constants.Z_FIXED,
+    });
+  });
+
   it("records pako's own streams of the self-test sample", () => {
     // The native self-test compares with these digests instead of running pako each time.
     const sample = selfTestSample();

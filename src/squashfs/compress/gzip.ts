@@ -24,9 +24,9 @@
  * Decompression always uses node:zlib (any correct inflater gives the same bytes).
  */
 import { createRequire } from 'node:module';
-import zlib from 'node:zlib';
 import type * as Libdeflate from 'libdeflate';
 import type Pako from 'pako';
+import type Zlib from 'node:zlib';
 import { Compression } from '../format/constants.js';
 import { SquashfsError } from '../errors.js';
 import type {
@@ -52,12 +52,17 @@ const STRATEGY_BITS: Record<GzipStrategy, number> = {
   run_length_encoded: 0x08,
   fixed: 0x10,
 };
-const ZLIB_STRATEGY: Record<GzipStrategy, number> = {
-  default: zlib.constants.Z_DEFAULT_STRATEGY,
-  filtered: zlib.constants.Z_FILTERED,
-  huffman_only: zlib.constants.Z_HUFFMAN_ONLY,
-  run_length_encoded: zlib.constants.Z_RLE,
-  fixed: zlib.constants.Z_FIXED,
+/**
+ * zlib.h's Z_DEFAULT_STRATEGY ... Z_FIXED, which node:zlib's constants repeat (a test checks). Not
+ * read from node:zlib: loading it took 1-2 ms of every run, and an image written with libdeflate
+ * and read back by nobody never needs it.
+ */
+export const ZLIB_STRATEGY: Readonly<Record<GzipStrategy, number>> = {
+  default: 0,
+  filtered: 1,
+  huffman_only: 2,
+  run_length_encoded: 3,
+  fixed: 4,
 };
 
 /**
@@ -96,7 +101,7 @@ const libdeflateWorks = verified(() => {
   const native = loadNative();
   if (!native?.libdeflate) return false;
   const sample = selfTestSample();
-  return bytesEqual(zlib.inflateSync(native.libdeflateZlib(sample, 9)), sample);
+  return bytesEqual(zlib().inflateSync(native.libdeflateZlib(sample, 9)), sample);
 });
 
 /** Whether engine 'system-libdeflate' can be used here. */
@@ -105,6 +110,11 @@ export function systemLibdeflateGzipAvailable(): boolean {
 }
 
 const require = createRequire(import.meta.url);
+let loadedZlib: typeof Zlib | undefined;
+/** node:zlib, loaded on first use (see ZLIB_STRATEGY). */
+function zlib(): typeof Zlib {
+  return (loadedZlib ??= require('node:zlib') as typeof Zlib);
+}
 let loadedPako: typeof Pako | undefined;
 /**
  * pako, loaded on first use: it only runs where the addon is missing, and loading it took about
@@ -243,7 +253,7 @@ export class GzipCompressor implements Compressor {
               ? loadNative()!.deflate(block, this.level, settings.windowBits, 8, settings.strategy)
               : this.engine === 'pako'
                 ? pako().deflate(block, settings)
-                : zlib.deflateSync(block, settings);
+                : zlib().deflateSync(block, settings);
       if (best === null || out.length < best.length) best = out;
     }
     return best !== null && best.length < block.length ? best : null;
@@ -251,7 +261,7 @@ export class GzipCompressor implements Compressor {
 
   decompress(block: Uint8Array, maxOut: number): Uint8Array {
     try {
-      return zlib.inflateSync(block, { maxOutputLength: Math.max(maxOut, 1) });
+      return zlib().inflateSync(block, { maxOutputLength: Math.max(maxOut, 1) });
     } catch (err) {
       throw new SquashfsError(
         'CORRUPT',

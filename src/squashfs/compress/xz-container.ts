@@ -19,7 +19,7 @@
  *
  * Every integer is little-endian; sizes in headers are the format's variable-length integers.
  */
-import zlib from 'node:zlib';
+import { createRequire } from 'node:module';
 
 /** Stream Flags check id for CRC32, the only check the kernel's xz decoder accepts besides none. */
 const CHECK_CRC32 = 0x01;
@@ -60,11 +60,18 @@ function crc32Table(buf: Uint8Array): number {
   return (c ^ 0xffffffff) >>> 0;
 }
 
-// zlib.crc32 exists from Node 20.15 on; older Node 20 releases use the table.
-const nativeCrc32 = (zlib as { crc32?: (data: Uint8Array) => number }).crc32;
+const require = createRequire(import.meta.url);
+type Crc32 = (data: Uint8Array) => number;
+/**
+ * node:zlib's crc32, looked up on first use (loading node:zlib costs 1-2 ms, and a run that writes
+ * no xz block never needs it); it exists from Node 20.15 on, and older Node 20 releases use the
+ * table.
+ */
+let nativeCrc32: Crc32 | null | undefined;
 
 export function crc32(buf: Uint8Array): number {
-  return nativeCrc32 !== undefined ? nativeCrc32(buf) >>> 0 : crc32Table(buf);
+  nativeCrc32 ??= (require('node:zlib') as { crc32?: Crc32 }).crc32 ?? null;
+  return nativeCrc32 !== null ? nativeCrc32(buf) >>> 0 : crc32Table(buf);
 }
 
 // ---- variable-length integers ----
