@@ -19,8 +19,8 @@
  *
  * It also hashes (xxh64.c, the data writer's duplicate-detection hash), reads small host files
  * in one threadpool job each and what the page cache holds on the calling thread (read-file.c),
- * and advises transparent huge pages for large buffers
- * (huge-pages.c).
+ * advises transparent huge pages for large buffers (huge-pages.c), and tells whether a block is
+ * all zeros (zero-bytes.c).
  *
  * Everything is synchronous and keeps no state between calls (safe in worker threads).
  */
@@ -38,6 +38,7 @@
 #include "read-file.h"
 #include "xxh64.h"
 #include "xz-encode.h"
+#include "zero-bytes.h"
 
 /* ---- zlib ABI (zlib.h, stable since 1.2.0) ---- */
 typedef struct {
@@ -224,5 +225,6 @@ NAPI_MODULE_INIT() {
   CHECK(list_dir_register(env, exports) ? napi_ok : napi_generic_failure);
   CHECK(huge_pages_register(env, exports) ? napi_ok : napi_generic_failure);
   CHECK(xz_encode_register(env, exports) ? napi_ok : napi_generic_failure);
+  CHECK(zero_bytes_register(env, exports) ? napi_ok : napi_generic_failure);
   return exports;
 }

@@ -45,6 +45,7 @@ import { FileTable } from './file-table.js';
 import { HashIndex } from './hash-index.js';
 import { OrderedOutput, type Stored } from './ordered-output.js';
 import type { RepeatedSizes } from './repeated-sizes.js';
+import { isAllZero } from './zero-bytes.js';
 
 export type { FileData } from './file-table.js';
 
@@ -1047,17 +1048,4 @@ function changed(
     `${source.description} changed size while being read (expected ${expected} bytes, got ${how === 'more' ? 'at least ' : ''}${got})`,
     { path: source.description },
   );
-}
-
-export function isAllZero(bytes: Uint8Array): boolean {
-  // Compare 4 bytes at a time where alignment allows; the rest byte by byte.
-  const n = bytes.length;
-  let i = 0;
-  if (bytes.byteOffset % 4 === 0) {
-    const words = new Uint32Array(bytes.buffer, bytes.byteOffset, n >>> 2);
-    for (let w = 0; w < words.length; w++) if (words[w] !== 0) return false;
-    i = words.length * 4;
-  }
-  for (; i < n; i++) if (bytes[i] !== 0) return false;
-  return true;
 }
