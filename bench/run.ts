@@ -284,7 +284,7 @@ function benchCell(
       if (cell.unsupported) continue; // it failed in an earlier repetition
       let m;
       try {
-        m = measure(argv, env);
+        m = measure(argv, env, work);
       } catch (e) {
         cell.unsupported = `failed: ${(e as Error).message.split('\n').slice(0, 2).join(' ')}`;
         log(`[${corpus.id} ${id}] ${tool.id} ${cell.unsupported}`);
@@ -302,7 +302,7 @@ function benchCell(
       rmSync(image, { force: true });
       results.runs.push(record);
       log(
-        `[${corpus.id} ${id} ${rep + 1}/${total}] ${tool.id}: ${m.wallSeconds.toFixed(2)} s wall, ` +
+        `[${corpus.id} ${id} ${rep + 1}/${total}] ${tool.id}: ${m.wallSeconds.toFixed(3)} s wall, ` +
           `${m.cpuSeconds.toFixed(2)} s CPU, ${(m.maxRssBytes / MiB).toFixed(0)} MiB, ${record.imageBytes} bytes`,
       );
     }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseTimeOutput } from '../../bench/lib/measure.js';
+import { measure, parseTimedOutput } from '../../bench/lib/measure.js';
 import type { Cell, Medians } from '../../bench/lib/results.js';
 import { scaleSummary, type ScalePoint } from '../../bench/lib/scale-report.js';
 import {
@@ -45,17 +45,25 @@ describe('median and ratio', () => {
   });
 });
 
-describe('parseTimeOutput', () => {
-  it('reads the %e %U %S %M line, after anything GNU time printed before it', () => {
-    const m = parseTimeOutput('Command exited with non-zero status 0\n1.50 1.20 0.10 2048\n');
-    expect(m).toEqual({
-      wallSeconds: 1.5,
-      userSeconds: 1.2,
-      systemSeconds: 0.1,
-      cpuSeconds: 1.3,
-      maxRssBytes: 2048 * 1024,
-    });
-    expect(() => parseTimeOutput('garbage')).toThrow(/unexpected/);
+describe('measure', () => {
+  it("reads run-timed's line: wall time in ns, CPU time in us, peak RSS in KiB", () => {
+    const m = parseTimedOutput('1503000123 1200000 100500 2048 0\n');
+    expect(m.wallSeconds).toBe(1.503000123);
+    expect(m.userSeconds).toBe(1.2);
+    expect(m.systemSeconds).toBe(0.1005);
+    expect(m.cpuSeconds).toBeCloseTo(1.3005, 9);
+    expect(m.maxRssBytes).toBe(2048 * 1024);
+    expect(() => parseTimedOutput('1.50 1.20 0.10 2048')).toThrow(/unexpected/);
+  });
+
+  it('times a real child to well under a hundredth of a second, and reports its failure', () => {
+    const m = measure(['sleep', '0.05']);
+    expect(m.wallSeconds).toBeGreaterThanOrEqual(0.05);
+    expect(m.wallSeconds).toBeLessThan(0.5);
+    // Not a multiple of 10 ms, as GNU time's %e always was.
+    expect(Math.round(m.wallSeconds * 1e6) % 10_000).not.toBe(0);
+    expect(m.maxRssBytes).toBeGreaterThan(0);
+    expect(() => measure(['sh', '-c', 'echo broken >&2; exit 3'])).toThrow(/exited 3:\nbroken/);
   });
 });
 
