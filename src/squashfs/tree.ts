@@ -48,8 +48,10 @@ export interface FileSource {
    * Optional, for speed: all the bytes at once (what read() would yield, with the same checks),
    * or null where this source has no such path for this file, and read() is to be used. On a
    * tree of small files, the async iterators of read() were a large share of the writer's time.
+   * The bytes themselves when they are at hand at once (a host file in the page cache), else a
+   * promise of them; a failure is always a rejected promise.
    */
-  readWhole?(): Promise<Uint8Array> | null;
+  readWhole?(): Uint8Array | Promise<Uint8Array> | null;
   /**
    * Optional: the caller will never touch `chunk` (yielded by read()) again, nor any view of it,
    * so its memory may be read into again. A reader that does not call it loses nothing.

@@ -156,4 +156,28 @@ describe.runIf(readCached && readWhole)('reads served by the page cache', () => 
       returned = true;
     });
   });
+
+  it("a host file's readWhole gives cached bytes at once, else a promise, and a size change as a rejection", async () => {
+    const file = path.join(tmp.path, 'whole');
+    const content = pattern(5000, 7);
+    fs.writeFileSync(file, content);
+    const cached = new HostFileSource(Buffer.from(file), stats(content.length)).readWhole();
+    expect(cached).toBeInstanceOf(Uint8Array);
+    expect(Buffer.from(cached as Uint8Array).equals(content)).toBe(true);
+    // The scan saw another size: the same error as a read that finds it, as a rejected promise.
+    const grown = new HostFileSource(Buffer.from(file), stats(content.length - 1)).readWhole();
+    expect(grown).toBeInstanceOf(Promise);
+    await expect(grown).rejects.toThrow(
+      /changed size while being read \(expected 4999 bytes, got at least 5000\)/,
+    );
+    const shrunk = new HostFileSource(Buffer.from(file), stats(content.length + 10)).readWhole();
+    await expect(shrunk).rejects.toThrow(/expected 5010 bytes, got 5000\)/);
+    const missing = new HostFileSource(Buffer.from(`${file}-gone`), stats(10)).readWhole();
+    await expect(missing).rejects.toMatchObject({ code: 'IO', message: /cannot read .*whole-gone: / });
+    if (!dropsPages) return;
+    writeUncached(file, content);
+    const later = new HostFileSource(Buffer.from(file), stats(content.length)).readWhole();
+    expect(later).toBeInstanceOf(Promise);
+    expect(Buffer.from(await later!).equals(content)).toBe(true);
+  });
 });

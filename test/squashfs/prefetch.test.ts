@@ -123,6 +123,41 @@ describe('Prefetcher', () => {
     expect(probe.open).toBe(0);
   });
 
+  it('hands over a source whose bytes were at hand at once without a promise', async () => {
+    const started: number[] = [];
+    const atOnce = (id: number, size: number): FileSource => ({
+      size,
+      description: `at once ${id}`,
+      read: () => {
+        throw new Error('read() must not be called for a source read whole');
+      },
+      readWhole: () => {
+        started.push(id);
+        return new Uint8Array(size).fill(id + 1);
+      },
+    });
+    const failing: FileSource = {
+      size: 10,
+      description: 'failing',
+      read: () => {
+        throw new Error('read() must not be called for a source read whole');
+      },
+      readWhole: () => Promise.reject(new Error('failing failed')),
+    };
+    const sources = [atOnce(0, 300), atOnce(1, 0), failing, atOnce(3, 400), atOnce(4, 500)];
+    // Room for 400 bytes ahead: source 4 waits until the writer has taken source 3.
+    const ahead = new Prefetcher(sources.length, (i) => sources[i]!, 400, 8);
+    const first = ahead.next();
+    expect(first).toEqual([new Uint8Array(300).fill(1)]);
+    expect(started).toEqual([0, 1, 3]);
+    expect(ahead.next()).toEqual([]);
+    await expect(ahead.next()).rejects.toThrow('failing failed');
+    expect(ahead.next()).toEqual([new Uint8Array(400).fill(4)]);
+    expect(started).toEqual([0, 1, 3, 4]);
+    expect(ahead.next()).toEqual([new Uint8Array(500).fill(5)]);
+    await ahead.close();
+  });
+
   it('closes a source the writer stopped reading early', async () => {
     const probe: Probe = { open: 0, maxOpen: 0, closed: 0 };
     const ahead = new Prefetcher(1, () => source(0, 10_000, 100, probe), 1 << 20, 4);

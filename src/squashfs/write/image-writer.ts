@@ -162,7 +162,10 @@ async function writeFileData(
       options.onProgress?.(progress);
     };
     for (let i = 0; i < files.length; i++) {
-      fileRows[files[i]!] = await data.writeFile(sourceOf(i), onBytes, await prefetch.next());
+      const next = prefetch.next();
+      // An array is the bytes of a file read at once: no promise to wait for.
+      const chunks = Array.isArray(next) ? next : await next;
+      fileRows[files[i]!] = await data.writeFile(sourceOf(i), onBytes, chunks);
       progress.filesDone++;
       options.onProgress?.(progress);
     }

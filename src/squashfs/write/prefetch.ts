@@ -62,9 +62,22 @@ export class Prefetcher {
    * async iterator between the read and the writer), else as they come. Call once per source,
    * in order.
    */
-  next(): Promise<Uint8Array[]> | AsyncGenerator<Uint8Array> {
+  next(): Uint8Array[] | Promise<Uint8Array[]> | AsyncGenerator<Uint8Array> {
     const slot = this.slot(this.current);
-    return slot.iterator ? this.read() : this.readAll(slot);
+    if (slot.iterator) return this.read();
+    if (!slot.ended || slot.failure) return this.readAll(slot);
+    // Read already (a whole-file read that the page cache served at once): no promise.
+    const chunks = this.take(slot);
+    this.finished(slot, this.current);
+    this.fill();
+    return chunks;
+  }
+
+  /** A slot's chunks, no longer counted against the budget. */
+  private take(slot: Slot): Uint8Array[] {
+    const chunks = slot.chunks.splice(0);
+    for (const c of chunks) this.buffered -= c.length;
+    return chunks;
   }
 
   private async readAll(slot: Slot): Promise<Uint8Array[]> {
@@ -76,9 +89,7 @@ export class Prefetcher {
         await slot.pulling;
       }
       if (slot.failure) throw slot.failure.error;
-      const chunks = slot.chunks.splice(0);
-      for (const c of chunks) this.buffered -= c.length;
-      return chunks;
+      return this.take(slot);
     } finally {
       this.finished(slot, index);
     }
@@ -140,16 +151,19 @@ export class Prefetcher {
     if (!slot) {
       const source = this.sourceAt(index);
       const whole = source.readWhole?.() ?? null;
+      // The bytes themselves: the slot is born read.
+      const bytes = whole instanceof Uint8Array ? whole : null;
       slot = {
         iterator: whole ? null : source.read()[Symbol.asyncIterator](),
-        whole,
-        chunks: [],
-        ended: false,
+        whole: bytes ? null : (whole as Promise<Uint8Array> | null),
+        chunks: bytes && bytes.length > 0 ? [bytes] : [],
+        ended: bytes !== null,
         failure: null,
         pulling: null,
-        remaining: source.size,
+        remaining: source.size - (bytes?.length ?? 0),
         closed: false,
       };
+      if (bytes) this.buffered += bytes.length;
       this.slots.set(index, slot);
     }
     return slot;
