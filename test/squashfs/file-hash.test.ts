@@ -70,6 +70,26 @@ describe.each(engines)('xxh64 engine %s', (engine) => {
     expect(a.digest()).toBe(wasm.h64Raw(bytes));
     expect(b.digest()).toBe(wasm.h64Raw(bytes.subarray(40)));
   });
+
+  it('keeps thousands of live hashers apart (the native states share slabs)', async () => {
+    const wasm = await xxhash();
+    const make = await xxh64Factory(engine);
+    const bytes = sample(3000);
+    // More than a slab's 1024 states, all fed in turns so that any overlap would show.
+    const hashers = Array.from({ length: 2500 }, () => make());
+    for (let step = 0; step < 3; step++) {
+      hashers.forEach((h, i) => h.update(bytes.subarray(i % 7, (i % 7) + 10 * (step + 1))));
+    }
+    hashers.forEach((h, i) => {
+      const o = i % 7;
+      const whole = Buffer.concat([
+        bytes.subarray(o, o + 10),
+        bytes.subarray(o, o + 20),
+        bytes.subarray(o, o + 30),
+      ]);
+      expect(h.digest(), `hasher ${i}`).toBe(wasm.h64Raw(whole));
+    });
+  });
 });
 
 describe('xxh64Factory', () => {

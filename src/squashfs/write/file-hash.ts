@@ -56,8 +56,10 @@ export async function xxh64Factory(engine?: HashEngine): Promise<Hash64Factory> 
   const native = engine === 'wasm' ? null : nativeXxh64();
   if (engine === 'native' && !native) throw new Error('the native XXH64 engine is not available');
   if (native) {
+    const stateBytes = native.xxh64StateBytes;
+    const states = new StateSlab(stateBytes);
     return () => {
-      const state = new Uint8Array(native.xxh64StateBytes);
+      const state = states.take();
       return {
         update: (bytes) => native.xxh64Update(state, bytes),
         digest: () => native.xxh64Digest(state),
@@ -68,4 +70,31 @@ export async function xxh64Factory(engine?: HashEngine): Promise<Hash64Factory> 
   const { default: xxhash } = await import('xxhash-wasm');
   const wasm = await xxhash();
   return () => wasm.create64();
+}
+
+/** States per slab: one allocation for this many hashes. */
+const STATES_PER_SLAB = 1024;
+
+/**
+ * Zeroed states (a zeroed state is a fresh one, native/xxh64.c), each a view into a shared slab.
+ * A state of its own was an ArrayBuffer of its own (80 bytes: V8 keeps typed arrays of up to 64
+ * bytes on its heap, larger ones get their memory from malloc and are freed by the collector),
+ * and on small-100000, where nearly every file is hashed, those allocations and frees were a
+ * few percent of the main thread. A slab is freed by the collector once no state of it is used.
+ */
+class StateSlab {
+  private slab = new Uint8Array(0);
+  private used = 0;
+
+  constructor(private readonly stateBytes: number) {}
+
+  take(): Uint8Array {
+    if (this.used === this.slab.length) {
+      this.slab = new Uint8Array(this.stateBytes * STATES_PER_SLAB);
+      this.used = 0;
+    }
+    const state = this.slab.subarray(this.used, this.used + this.stateBytes);
+    this.used += this.stateBytes;
+    return state;
+  }
 }
