@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
+import { spawnSync } from 'node:child_process';
 import { measure, parseTimedOutput } from '../../bench/lib/measure.js';
+import { requireFeature } from '../helpers/oracles.js';
 import type { Cell, Medians } from '../../bench/lib/results.js';
 import { scaleSummary, type ScalePoint } from '../../bench/lib/scale-report.js';
 import {
@@ -55,7 +57,16 @@ describe('measure', () => {
     expect(m.maxRssBytes).toBe(2048 * 1024);
     expect(() => parseTimedOutput('1.50 1.20 0.10 2048')).toThrow(/unexpected/);
   });
+});
 
+const hasGcc = spawnSync('gcc', ['--version']).status === 0;
+const withGcc = requireFeature(
+  'gcc',
+  hasGcc,
+  'gcc, which builds bench/lib/run-timed.c, is not installed',
+);
+
+withGcc('measure, with the timing helper built', () => {
   it('times a real child to well under a hundredth of a second, and reports its failure', () => {
     const m = measure(['sleep', '0.05']);
     expect(m.wallSeconds).toBeGreaterThanOrEqual(0.05);
