@@ -17,6 +17,11 @@
  * test/cli/startup.test.ts checks that the bundle still leaves them unloaded.
  * The worker (an ES module) sits next to the CLI's bundle, where pool.ts looks for it
  * (./compress-worker.js).
+ *
+ * Whitespace, comments and redundant syntax are left out, names are kept (a stack trace still
+ * names its functions, with columns on a few long lines): 475 to 320 KB, which V8 reads and
+ * parses (what the code cache does not hold) at every start; mk of an empty tree 34.3 to 32.6 ms,
+ * uncompressed large-200M 141.9 to 137.5 ms (hyperfine medians, 40 alternating runs).
  */
 import { build } from 'esbuild';
 import { spawnSync } from 'node:child_process';
@@ -33,6 +38,8 @@ const common = {
   target: 'node20',
   packages: 'external',
   logLevel: 'warning',
+  minifyWhitespace: true,
+  minifySyntax: true,
 };
 await build({
   ...common,
