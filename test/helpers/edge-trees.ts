@@ -337,6 +337,18 @@ function buildBasic(b: TreeBuilder, blockSize: number): void {
     ]),
   );
   b.file(['multi', 'all-zero-written.bin'], Buffer.alloc(2 * blockSize + 5));
+  // Runs of data blocks broken by zero blocks: the writer queues a chunk's consecutive raw
+  // blocks as one run, which must end at a zero block and start again after it.
+  b.file(
+    ['multi', 'runs-and-zeros.bin'],
+    Buffer.concat([
+      randomBytes(25, 2 * blockSize),
+      Buffer.alloc(blockSize),
+      randomBytes(26, 3 * blockSize),
+      Buffer.alloc(2 * blockSize),
+      randomBytes(27, blockSize + 17),
+    ]),
+  );
 
   // Duplicates: whole files in different folders, a same-size near-copy (must not dedup), and
   // small duplicates that live in fragments.

@@ -320,6 +320,8 @@ export class DataWriter {
     // sink, which copied it (appendCopies) or, if lent, has written it (recycleWhenWritten), and
     // held blocks are copies.
     const recycle = this.sink.appendCopies && source.recycle ? source.recycle.bind(source) : null;
+    const rawData = this.opts.dataCompressor === null;
+    const sparse = this.opts.sparse;
     for await (const chunk of chunks) {
       if (total + chunk.length > size) throw changed(source, size, total + chunk.length, 'more');
       total += chunk.length;
@@ -327,6 +329,25 @@ export class DataWriter {
       onBytes(chunk.length);
       let at = 0;
       while (at < chunk.length) {
+        if (filled === 0 && chunk.length - at >= 2 * bs && !held && !deferred && rawData) {
+          // Whole blocks stored raw, none of them zeros: queued as one run (see queueRawRun).
+          let end = at;
+          while (
+            end + bs <= chunk.length &&
+            !(sparse && isAllZero(chunk.subarray(end, end + bs)))
+          ) {
+            end += bs;
+          }
+          if (end - at >= 2 * bs) {
+            this.opts.signal?.throwIfAborted();
+            const first = files.addBlock(row);
+            for (let b = at + bs; b < end; b += bs) files.addBlock(row);
+            if (!start) startWriting();
+            await this.queueRawRun(chunk.subarray(at, end), row, first);
+            at = end;
+            continue;
+          }
+        }
         if (filled === 0 && chunk.length - at >= bs) {
           // A whole block inside the chunk: used in place, not copied.
           await addBlock(chunk.subarray(at, at + bs), false);
@@ -533,6 +554,23 @@ export class DataWriter {
       this.files.setSizeWord(row, index, sizeWord(stored!, length));
       this.stats.dataBytesOnDisk += stored!.bytes.length;
       if (pooled && (stored!.compressed || this.sink.appendCopies)) this.heldBuffers.give(bytes);
+    });
+  }
+
+  /**
+   * Queues `run`, whole blocks of a chunk stored raw (none of them zeros), as one entry: the sink
+   * gets them in one appendLent, and each block's size word is set when it is written. The same
+   * bytes and size words as queueBlock per block, without an entry, a promise chain and an
+   * append per block (an uncompressed 200 MiB file has 1 600 blocks of 128 KiB).
+   */
+  private async queueRawRun(run: Uint8Array, row: number, first: number): Promise<void> {
+    const bs = this.opts.blockSize;
+    const stored: Stored = { bytes: run, compressed: false, lendable: true };
+    await this.out.block(Promise.resolve(stored), () => {
+      for (let i = 0; i * bs < run.length; i++) {
+        this.files.setSizeWord(row, first + i, bs | DATA_UNCOMPRESSED);
+      }
+      this.stats.dataBytesOnDisk += run.length;
     });
   }
 
