@@ -276,14 +276,15 @@ export class DataWriter {
         await this.queueBlock(b.bytes, true, row, b.index, b.pooled);
       }
     };
+    const addSparseBlock = (length: number) => {
+      files.addBlock(row);
+      this.stats.sparseBlocks++;
+      sparseBytes += length;
+    };
     const addBlock = async (bytes: Uint8Array, owned: boolean) => {
       this.opts.signal?.throwIfAborted();
+      if (this.opts.sparse && isAllZero(bytes)) return addSparseBlock(bytes.length);
       const index = files.addBlock(row);
-      if (this.opts.sparse && isAllZero(bytes)) {
-        this.stats.sparseBlocks++;
-        sparseBytes += bytes.length;
-        return;
-      }
       if (deferred) {
         deferred.push(index);
         return;
@@ -329,8 +330,10 @@ export class DataWriter {
       onBytes(chunk.length);
       let at = 0;
       while (at < chunk.length) {
-        if (filled === 0 && chunk.length - at >= 2 * bs && !held && !deferred && rawData) {
-          // Whole blocks stored raw, none of them zeros: queued as one run (see queueRawRun).
+        if (filled === 0 && chunk.length - at >= bs && !held && !deferred && rawData) {
+          // Whole blocks stored raw: those up to the next block of zeros are queued as one run
+          // (see queueRawRun), and that block, tested once, is a sparse block.
+          this.opts.signal?.throwIfAborted();
           let end = at;
           while (
             end + bs <= chunk.length &&
@@ -338,15 +341,18 @@ export class DataWriter {
           ) {
             end += bs;
           }
-          if (end - at >= 2 * bs) {
-            this.opts.signal?.throwIfAborted();
+          if (end > at) {
             const first = files.addBlock(row);
             for (let b = at + bs; b < end; b += bs) files.addBlock(row);
             if (!start) startWriting();
             await this.queueRawRun(chunk.subarray(at, end), row, first);
-            at = end;
-            continue;
           }
+          if (end + bs <= chunk.length) {
+            addSparseBlock(bs);
+            end += bs;
+          }
+          at = end;
+          continue;
         }
         if (filled === 0 && chunk.length - at >= bs) {
           // A whole block inside the chunk: used in place, not copied.
