@@ -11,12 +11,7 @@ import { cachedRead } from './cached-read.js';
 import { displayPath } from './host-paths.js';
 import type { HostStats } from './host-stat.js';
 import type { ReadBufferPool } from './read-buffers.js';
-import {
-  CACHED_READ_MAX,
-  cachedWholeFileRead,
-  wholeFileReader,
-  type WholeFileReader,
-} from './whole-file-reader.js';
+import { wholeFileReader } from './whole-file-reader.js';
 
 /** Largest chunk handed to the writer at once. */
 export const HOST_READ_CHUNK = 1 << 20;
@@ -73,9 +68,9 @@ export class HostFileSource implements FileSource {
 
   /**
    * The one chunk of a file smaller than HOST_READ_CHUNK, read by the addon: at once when the
-   * page cache holds it (no promise, no threadpool job: on small-100000 uncompressed, the promises
-   * around each cached read were about 5% of the run), else a promise. Null for a larger file, or
-   * where the addon is not built.
+   * page cache holds it (the reader then calls back before it returns: no promise, no threadpool
+   * job; on small-100000 uncompressed, the promises around each cached read were about 5% of the
+   * run), else a promise. Null for a larger file, or where the addon is not built.
    */
   readWhole(): Uint8Array | Promise<Uint8Array> | null {
     if (this.size >= HOST_READ_CHUNK) return null;
@@ -84,27 +79,28 @@ export class HostFileSource implements FileSource {
     // One byte past the expected size, as in chunks(): a file that grew is noticed.
     const length = this.size + 1;
     const chunk = this.buffers ? this.buffers.take(length) : Buffer.allocUnsafe(length);
-    const readCached = this.size <= CACHED_READ_MAX ? cachedWholeFileRead() : null;
-    if (readCached) {
-      try {
-        const bytesRead = readCached(this.path, chunk, this.size);
-        if (bytesRead >= 0) return this.wholeChunk(chunk, bytesRead);
-      } catch (err) {
-        return Promise.reject(
-          err instanceof SquashfsError ? err : ioError(err, this.description, 'read'),
-        );
-      }
-    }
-    return this.whole(readWhole, chunk);
+    let result: Uint8Array | Promise<Uint8Array> | undefined;
+    let settle: ((r: Uint8Array | Promise<Uint8Array>) => void) | undefined;
+    readWhole(this.path, chunk, this.size, (err, bytesRead) => {
+      const r = this.wholeResult(chunk, err, bytesRead);
+      if (settle) settle(r);
+      else result = r;
+    });
+    return result ?? new Promise((resolve) => (settle = resolve));
   }
 
-  private async whole(readWhole: WholeFileReader, chunk: Buffer): Promise<Uint8Array> {
-    const bytesRead = await new Promise<number>((resolve, reject) =>
-      readWhole(this.path, chunk, this.size, (err, n) =>
-        err ? reject(ioError(err, this.description, 'read')) : resolve(n!),
-      ),
-    );
-    return this.wholeChunk(chunk, bytesRead);
+  /** The bytes of a whole-file read, or a rejection: the read failed, or the size changed. */
+  private wholeResult(
+    chunk: Buffer,
+    err: NodeJS.ErrnoException | null,
+    bytesRead: number | undefined,
+  ): Uint8Array | Promise<Uint8Array> {
+    if (err) return Promise.reject(ioError(err, this.description, 'read'));
+    try {
+      return this.wholeChunk(chunk, bytesRead!);
+    } catch (e) {
+      return Promise.reject(e);
+    }
   }
 
   /** The bytes of a whole-file read, or the error of a file that changed size. */

@@ -14,7 +14,9 @@ import { loadNative } from '../squashfs/compress/native.js';
 /**
  * Reads the file at `path` (opened O_NOFOLLOW) into `into` until it is full, the file ends, or a
  * short read completes `expected` bytes; `callback` gets the byte count or an fs-style error
- * (with `code` and `syscall`). `into` must not be touched until then.
+ * (with `code` and `syscall`). `into` must not be touched until then. A file of up to
+ * CACHED_READ_MAX bytes that the page cache holds is read before the call returns, and so is
+ * `callback` called (HostFileSource.readWhole counts on it).
  */
 export type WholeFileReader = (
   path: Uint8Array,
@@ -34,7 +36,7 @@ type ReadFiles = (
  * readFiles for one file on the calling thread, when its path and bytes are in the kernel's
  * caches: the byte count, or -1 when some of it would wait for the disk. Throws fs-style errors.
  */
-export type ReadFileCached = (path: Uint8Array, into: Uint8Array, expected: number) => number;
+type ReadFileCached = (path: Uint8Array, into: Uint8Array, expected: number) => number;
 
 /**
  * Largest file read on the calling thread when cached: for small files the threadpool round
@@ -54,22 +56,6 @@ interface Request {
 }
 
 let reader: WholeFileReader | null | undefined;
-let cachedReader: ReadFileCached | null | undefined;
-
-/**
- * The addon's readFileCached, for a caller that takes the bytes at once when the page cache has
- * them (HostFileSource.readWhole): the byte count, or -1 when some of it would wait for the disk
- * (the caller then uses wholeFileReader(), which tries the cache once more before it queues the
- * read). Files of up to CACHED_READ_MAX bytes only. Throws fs-style errors. Null where the addon
- * lacks it.
- */
-export function cachedWholeFileRead(): ReadFileCached | null {
-  if (cachedReader === undefined) {
-    const addon = loadNative() as { readFileCached?: ReadFileCached } | null;
-    cachedReader = typeof addon?.readFileCached === 'function' ? addon.readFileCached : null;
-  }
-  return cachedReader;
-}
 
 export function wholeFileReader(): WholeFileReader | null {
   if (reader === undefined) {
