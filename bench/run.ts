@@ -102,14 +102,14 @@ function options() {
   const q = values.quick;
   const num = (v: string | undefined, d: number) => {
     const n = v === undefined ? d : Number(v);
-    if (!Number.isFinite(n) || n <= 0) throw new Error(`not a positive number: ${v}`);
+    if (!Number.isFinite(n) || n <= 0) throw new UsageError(`not a positive number: ${v}`);
     return n;
   };
   const list = <T extends string>(v: string | undefined, all: readonly T[]): T[] => {
     if (v === undefined) return [...all];
     const picked = v.split(',').filter((x) => x !== '') as T[];
     for (const p of picked)
-      if (!all.includes(p)) throw new Error(`unknown: ${p} (one of ${all.join(',')})`);
+      if (!all.includes(p)) throw new UsageError(`unknown: ${p} (one of ${all.join(',')})`);
     return picked;
   };
   return {
@@ -134,6 +134,9 @@ function options() {
     out: path.resolve(values.out ?? path.join(ROOT, q ? 'bench/results/quick' : 'bench/results')),
   };
 }
+
+/** A mistake in the command line: its message and the usage, not a stack trace. */
+class UsageError extends Error {}
 
 function sha256(file: string): string {
   const h = createHash('sha256');
@@ -221,10 +224,7 @@ function main(): void {
   for (const next of corpora) {
     const corpus = next();
     results.corpora.push(corpus);
-    log(
-      `corpus ${corpus.id}: ${corpus.files} files, ${(corpus.bytes / MiB).toFixed(1)} MiB; warming the page cache`,
-    );
-    warmCorpus(corpus.path);
+    log(`corpus ${corpus.id}: ${corpus.files} files, ${(corpus.bytes / MiB).toFixed(1)} MiB`);
     for (const id of o.settings) {
       benchCell(corpus, id, tools, versions, o.reps, o.fastReps, o.work, env, results);
       summarise(results, tools);
@@ -282,6 +282,10 @@ function benchCell(
         (c) => c.corpus === corpus.id && c.setting === id && c.tool === tool.id,
       )!;
       if (cell.unsupported) continue; // it failed in an earlier repetition
+      // Every run starts from a warm page cache: this VM's DAMON pageout scheme evicts page-cache
+      // pages left idle for tens of seconds (a 64 MiB file read once was 70% cached 60 s later),
+      // so the first tool after a long run would otherwise read part of the corpus from disk.
+      warmCorpus(corpus.path);
       let m;
       try {
         m = measure(argv, env, work);
@@ -361,4 +365,11 @@ function writeResults(results: BenchResults, out: string): void {
   writeFileSync(path.join(out, 'bench.svg'), svgChart(results));
 }
 
-main();
+try {
+  main();
+} catch (e) {
+  const parseError = String((e as { code?: unknown }).code).startsWith('ERR_PARSE_ARGS');
+  if (!(e instanceof UsageError) && !parseError) throw e;
+  process.stderr.write(`bench: ${(e as Error).message}\n${HELP}`);
+  process.exitCode = 2;
+}
