@@ -39,6 +39,7 @@
 #include "xxh64.h"
 #include "xz-encode.h"
 #include "zero-bytes.h"
+#include "copy-bytes.h"
 
 /* ---- zlib ABI (zlib.h, stable since 1.2.0) ---- */
 typedef struct {
@@ -226,5 +227,6 @@ NAPI_MODULE_INIT() {
   CHECK(huge_pages_register(env, exports) ? napi_ok : napi_generic_failure);
   CHECK(xz_encode_register(env, exports) ? napi_ok : napi_generic_failure);
   CHECK(zero_bytes_register(env, exports) ? napi_ok : napi_generic_failure);
+  CHECK(copy_bytes_register(env, exports) ? napi_ok : napi_generic_failure);
   return exports;
 }

@@ -13,6 +13,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Writable } from 'node:stream';
 import { ioError, type SquashfsError } from '../errors.js';
+import { copyBytes } from './copy-bytes.js';
 
 export interface Sink {
   /** Bytes written so far (the position of the next append). */
@@ -193,7 +194,7 @@ export class FileSink implements Sink {
     if (this.lentBytes > 0) await this.startLentWrite();
     for (let at = 0; at < bytes.length;) {
       const n = Math.min(bytes.length - at, BUFFER_SIZE - this.staged);
-      this.staging.set(bytes.subarray(at, at + n), this.staged);
+      copyBytes(this.staging, this.staged, bytes.subarray(at, at + n));
       this.staged += n;
       at += n;
       // Write behind: writes run while the writer goes on; wait only when no buffer is free.

@@ -46,6 +46,7 @@ import { HashIndex } from './hash-index.js';
 import { OrderedOutput, type Stored } from './ordered-output.js';
 import type { RepeatedSizes } from './repeated-sizes.js';
 import { isAllZero } from './zero-bytes.js';
+import { copyBytes } from '../io/copy-bytes.js';
 
 export type { FileData } from './file-table.js';
 
@@ -366,7 +367,7 @@ export class DataWriter {
         }
         block ??= new Uint8Array(Math.min(bs, size - total + (chunk.length - at)));
         const n = Math.min(chunk.length - at, bs - filled);
-        block.set(chunk.subarray(at, at + n), filled);
+        copyBytes(block, filled, chunk.subarray(at, at + n));
         filled += n;
         at += n;
         if (filled === bs) {
@@ -584,7 +585,7 @@ export class DataWriter {
   private heldCopy(bytes: Uint8Array): Uint8Array {
     // Shared memory, like the read buffers: a worker compresses it where it is.
     const memory = this.heldBuffers.take();
-    memory.set(bytes);
+    copyBytes(memory, 0, bytes);
     return memory.subarray(0, bytes.length);
   }
 
@@ -670,7 +671,7 @@ export class DataWriter {
     this.open[which] = frag;
     this.files.fragment.set(row, frag.index);
     this.files.fragmentOffset.set(row, frag.length);
-    frag.bytes.set(tail, frag.length);
+    copyBytes(frag.bytes, frag.length, tail);
     frag.length += tail.length;
   }
 
@@ -870,7 +871,7 @@ export class DataWriter {
         const n = Math.min(chunk.length - at, length - filled);
         if (wanted) {
           block ??= new Uint8Array(length);
-          block.set(chunk.subarray(at, at + n), filled);
+          copyBytes(block, filled, chunk.subarray(at, at + n));
         }
         filled += n;
         at += n;
