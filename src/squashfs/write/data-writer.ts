@@ -243,6 +243,101 @@ export class DataWriter {
     onBytes: (n: number) => void,
     chunks: AsyncIterable<Uint8Array> | readonly Uint8Array[] = source.read(),
   ): Promise<number> {
+    return this.write(source, onBytes, chunks);
+  }
+
+  /**
+   * writeFile, where a small file whose bytes are at hand costs no promise: its row, or a promise
+   * of it when the file has to wait (a full fragment block to queue) or takes the general path.
+   */
+  write(
+    source: FileSource,
+    onBytes: (n: number) => void,
+    chunks: AsyncIterable<Uint8Array> | readonly Uint8Array[] = source.read(),
+  ): number | Promise<number> {
+    return this.writeSmall(source, onBytes, chunks) ?? this.writeChunks(source, onBytes, chunks);
+  }
+
+  /**
+   * The common case of a tree of small files, outside writeChunks: a file smaller than a block,
+   * read in one chunk, not all zeros and not a possible duplicate, which goes whole into a
+   * fragment block. What writeChunks would do for it, without its async function, the closures it
+   * sets up for blocks, and the promises of the for-await over the chunks and of packing the tail
+   * (writing 50 000 distinct small files held in memory, uncompressed: about 11 us a file before,
+   * 7 after). 78% of small-20000's files take it. Null, having done nothing, for any other file.
+   */
+  private writeSmall(
+    source: FileSource,
+    onBytes: (n: number) => void,
+    chunks: AsyncIterable<Uint8Array> | readonly Uint8Array[],
+  ): number | Promise<number> | null {
+    if (!Array.isArray(chunks) || chunks.length !== 1) return null;
+    const bytes = (chunks as readonly Uint8Array[])[0]!;
+    const size = source.size;
+    const opts = this.opts;
+    if (bytes.length !== size || size === 0 || size >= opts.blockSize) return null;
+    // -always-use-fragments compares fragment parts as well (packTail), and a file of zeros is a
+    // sparse block: both are left to writeChunks.
+    if (opts.fragments !== 'small' || (opts.sparse && isAllZero(bytes))) return null;
+    const mayRepeat =
+      opts.duplicates && (opts.repeatedSizes === undefined || opts.repeatedSizes.has(size));
+    const key = mayRepeat ? this.hashOf(bytes) : null;
+    if (key !== null && this.sizes.has(size) && this.candidates(key, size).length > 0) return null;
+
+    const row = this.files.add(size);
+    this.tailLengths.push(size);
+    this.doneTickets.push(0);
+    onBytes(size);
+    this.stats.dataBytes += size;
+    this.files.sparse.set(row, 0);
+    this.fragmentLengths[size] = 1;
+    const packed = this.addToFragment(bytes, row, false);
+    return packed
+      ? packed.then(() => this.smallWritten(row, key, size, source, bytes))
+      : this.smallWritten(row, key, size, source, bytes);
+  }
+
+  /** The end of writeSmall, once the file is in a fragment block. */
+  private smallWritten(
+    row: number,
+    key: HashKey | null,
+    size: number,
+    source: FileSource,
+    bytes: Uint8Array,
+  ): number {
+    if (key !== null) this.remember(row, key, size, source, 0);
+    if (this.sink.appendCopies && source.recycle) {
+      this.recycleWhenWritten((chunk) => source.recycle!(chunk), bytes);
+    }
+    return row;
+  }
+
+  /**
+   * Files a stored file (row) under its hash, so that a later file of the same size and hash is
+   * compared with it. `done`: the output ticket of its last block (0: it has none).
+   */
+  private remember(
+    row: number,
+    key: HashKey,
+    size: number,
+    source: FileSource,
+    done: number,
+  ): void {
+    if (source.repeatable === true) {
+      while (this.rereadable.length < row) this.rereadable.push(undefined);
+      this.rereadable[row] = source;
+    }
+    this.sizes.add(size);
+    this.doneTickets.set(row, done);
+    this.seen.add(key.hi, key.lo, row);
+  }
+
+  /** writeFile for any file: blocks, sparse blocks, held duplicate candidates, the tail. */
+  private async writeChunks(
+    source: FileSource,
+    onBytes: (n: number) => void,
+    chunks: AsyncIterable<Uint8Array> | readonly Uint8Array[],
+  ): Promise<number> {
     const bs = this.opts.blockSize;
     const size = source.size;
     const files = this.files;
@@ -462,15 +557,7 @@ export class DataWriter {
         await this.packTail(tail, row, size >= bs, size < bs ? key : null);
       }
       if (zeroSmall) this.lastZeroSmall = row;
-      if (key !== null) {
-        if (source.repeatable === true) {
-          while (this.rereadable.length < row) this.rereadable.push(undefined);
-          this.rereadable[row] = source;
-        }
-        this.sizes.add(size);
-        this.doneTickets.set(row, done);
-        this.seen.add(key.hi, key.lo, row);
-      }
+      if (key !== null) this.remember(row, key, size, source, done);
       return row;
     } finally {
       // Queued last, so the chunk goes back only after everything that used its tail.
@@ -652,13 +739,22 @@ export class DataWriter {
     else fn();
   }
 
-  private async addToFragment(tail: Uint8Array, row: number, isTailEnd: boolean): Promise<void> {
+  /**
+   * Copies `tail` into the open fragment block of its kind; when it does not fit, that block is
+   * queued first, and the promise settles once the output has room for it.
+   */
+  private addToFragment(tail: Uint8Array, row: number, isTailEnd: boolean): Promise<void> | void {
     const which = isTailEnd ? 'tail' : 'small';
-    let frag = this.open[which];
+    const frag = this.open[which];
     if (frag && frag.length + tail.length > this.opts.blockSize) {
-      await this.writeFragment(frag);
-      frag = null;
+      // writeFragment closes the block at once: the next tail opens a new one.
+      return this.writeFragment(frag).then(() => this.packFragment(tail, row, which));
     }
+    this.packFragment(tail, row, which);
+  }
+
+  private packFragment(tail: Uint8Array, row: number, which: 'small' | 'tail'): void {
+    let frag = this.open[which];
     if (!frag) {
       frag = {
         index: this.fragmentSlots.length,

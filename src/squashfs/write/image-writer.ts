@@ -165,7 +165,8 @@ async function writeFileData(
       const next = prefetch.next();
       // An array is the bytes of a file read at once: no promise to wait for.
       const chunks = Array.isArray(next) ? next : await next;
-      fileRows[files[i]!] = await data.writeFile(sourceOf(i), onBytes, chunks);
+      const row = data.write(sourceOf(i), onBytes, chunks);
+      fileRows[files[i]!] = typeof row === 'number' ? row : await row;
       progress.filesDone++;
       options.onProgress?.(progress);
     }
