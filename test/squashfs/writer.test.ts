@@ -109,6 +109,24 @@ describe('refusals', () => {
     );
   });
 
+  it('names the node at fault wherever it is: the root, a nested file, a nested directory', async () => {
+    // The planner makes these paths only when it throws (regression guard for that laziness).
+    await expect(imageBytes(tree.dir({}, { uid: -1 }))).rejects.toThrow(
+      /uid -1 of \/ is not an integer/,
+    );
+    const nested = (node: ReturnType<typeof tree.file>) =>
+      tree.dir({ a: tree.dir({ 'b c': tree.dir({ f: node }) }) });
+    await expect(imageBytes(nested(tree.file('x', { mode: 0o10000 })))).rejects.toThrow(
+      /mode 4096 of \/a\/b c\/f must hold permission bits only/,
+    );
+    await expect(imageBytes(nested(tree.file('x', { mtime: 2 ** 32 })))).rejects.toThrow(
+      /mtime 4294967296 of \/a\/b c\/f is not an integer/,
+    );
+    await expect(
+      imageBytes(tree.dir({ a: tree.dir({ d: tree.dir({}, { gid: 1.5 }) }) })),
+    ).rejects.toThrow(/gid 1.5 of \/a\/d is not an integer/);
+  });
+
   it('rejects a symlink target over 4096 bytes and a device number squashfs cannot hold', async () => {
     await expect(imageBytes(tree.dir({ l: tree.symlink('t'.repeat(4097)) }))).rejects.toThrow(
       /symlink target of \/l must be 1 to 4096 bytes/,
