@@ -92,7 +92,7 @@ describe('the small-file path', () => {
     ['without duplicate detection', () => ({ duplicates: false })],
     ['with -always-use-fragments', () => ({ fragments: 'always' })],
     ['without sparse blocks', () => ({ sparse: false })],
-    ['with a fragment-sized block', () => ({ inFlight: 1 })],
+    ['with one block in flight', () => ({ inFlight: 1 })],
   ];
   for (const [name, over] of settings) {
     it(`stores every file as the general path does: ${name}`, async () => {

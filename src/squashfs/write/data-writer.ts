@@ -279,9 +279,7 @@ export class DataWriter {
     // -always-use-fragments compares fragment parts as well (packTail), and a file of zeros is a
     // sparse block: both are left to writeChunks.
     if (opts.fragments !== 'small' || (opts.sparse && isAllZero(bytes))) return null;
-    const mayRepeat =
-      opts.duplicates && (opts.repeatedSizes === undefined || opts.repeatedSizes.has(size));
-    const key = mayRepeat ? this.hashOf(bytes) : null;
+    const key = this.mayRepeat(size) ? this.hashOf(bytes) : null;
     if (key !== null && this.sizes.has(size) && this.candidates(key, size).length > 0) return null;
 
     const row = this.files.add(size);
@@ -289,7 +287,6 @@ export class DataWriter {
     this.doneTickets.push(0);
     onBytes(size);
     this.stats.dataBytes += size;
-    this.files.sparse.set(row, 0);
     this.fragmentLengths[size] = 1;
     const packed = this.addToFragment(bytes, row, false);
     return packed
@@ -310,6 +307,12 @@ export class DataWriter {
       this.recycleWhenWritten((chunk) => source.recycle!(chunk), bytes);
     }
     return row;
+  }
+
+  /** Whether a file of `size` bytes may have a duplicate in the tree: only then is it hashed. */
+  private mayRepeat(size: number): boolean {
+    const repeated = this.opts.repeatedSizes;
+    return this.opts.duplicates && size > 0 && (repeated === undefined || repeated.has(size));
   }
 
   /**
@@ -344,11 +347,7 @@ export class DataWriter {
     const row = files.add(size);
     this.tailLengths.push(0);
     this.doneTickets.push(0);
-    const mayRepeat =
-      this.opts.duplicates &&
-      size > 0 &&
-      (this.opts.repeatedSizes === undefined || this.opts.repeatedSizes.has(size));
-    const hash = mayRepeat ? this.newHash() : null;
+    const hash = this.mayRepeat(size) ? this.newHash() : null;
     const candidate = this.opts.duplicates && this.sizes.has(size);
     // A possible duplicate's blocks wait until its hash is known: as indices only when the source
     // can be read again and blocks are compressed, else as copies. Stored raw, a second read
