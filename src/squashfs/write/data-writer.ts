@@ -356,6 +356,22 @@ export class DataWriter {
       candidate && source.repeatable === true && this.opts.dataCompressor !== null ? [] : null;
     let held: HeldBlock[] | null = candidate && !deferred ? [] : null;
     let heldBytes = 0;
+    const rawData = this.opts.dataCompressor === null;
+    // Chunks go back to the source once written: everything queued before the marker is in the
+    // sink, which copied it (appendCopies) or, if lent, has written it (recycleWhenWritten), and
+    // held blocks are copies or views of chunks kept back (heldChunks).
+    const recycle = this.sink.appendCopies && source.recycle ? source.recycle.bind(source) : null;
+    /**
+     * Stored raw, a held block inside a chunk is held as a view, not copied, and the chunk goes
+     * back to its source only once the held blocks are queued or dropped (on binaries-250M
+     * uncompressed, the copies were 82 ms of a main thread busy for about 450). Compressed, the
+     * copy stays: the compressor may take over a block it owns.
+     */
+    const heldChunks: Uint8Array[] = [];
+    let viewHeld = false;
+    const recycleHeldChunks = () => {
+      for (const c of heldChunks.splice(0)) if (recycle) this.recycleWhenWritten(recycle, c);
+    };
     let start: { position: number } | null = null;
     let sparseBytes = 0;
 
@@ -370,6 +386,7 @@ export class DataWriter {
       for (const b of blocks) {
         await this.queueBlock(b.bytes, true, row, b.index, b.pooled);
       }
+      recycleHeldChunks();
     };
     const addSparseBlock = (length: number) => {
       files.addBlock(row);
@@ -385,12 +402,11 @@ export class DataWriter {
         return;
       }
       if (held) {
-        // A held view of a chunk is copied: the chunk may go back to its source (recycle below).
-        held.push({
-          index,
-          bytes: owned ? bytes : this.heldCopy(bytes),
-          pooled: !owned,
-        });
+        // A held view of a chunk is copied unless stored raw: the chunk may go back to its
+        // source (recycle below).
+        const copy = !owned && !rawData;
+        if (!owned && !copy) viewHeld = true;
+        held.push({ index, bytes: copy ? this.heldCopy(bytes) : bytes, pooled: copy });
         heldBytes += bytes.length;
         if (heldBytes <= HOLD_LIMIT) return;
         const blocks = held;
@@ -412,11 +428,6 @@ export class DataWriter {
      */
     let tailInChunk: Uint8Array | null = null;
     let tailChunk: Uint8Array | null = null;
-    // Chunks go back to the source once written: everything queued before the marker is in the
-    // sink, which copied it (appendCopies) or, if lent, has written it (recycleWhenWritten), and
-    // held blocks are copies.
-    const recycle = this.sink.appendCopies && source.recycle ? source.recycle.bind(source) : null;
-    const rawData = this.opts.dataCompressor === null;
     const sparse = this.opts.sparse;
     for await (const chunk of chunks) {
       if (total + chunk.length > size) throw changed(source, size, total + chunk.length, 'more');
@@ -471,7 +482,9 @@ export class DataWriter {
         }
       }
       if (tailInChunk) tailChunk = chunk;
+      else if (viewHeld && held) heldChunks.push(chunk);
       else if (recycle) this.recycleWhenWritten(recycle, chunk);
+      viewHeld = false;
     }
     if (total !== size) throw changed(source, size, total, 'fewer');
     this.stats.dataBytes += size;
@@ -515,6 +528,7 @@ export class DataWriter {
           const blocks = () => again(recycle ?? (() => undefined));
           if (await this.storedMatches(c, row, blocks, ownTail, key)) {
             if (held) for (const b of held) if (b.pooled) this.heldBuffers.give(b.bytes);
+            recycleHeldChunks();
             this.share(row, c);
             return row;
           }
@@ -559,6 +573,7 @@ export class DataWriter {
       if (key !== null) this.remember(row, key, size, source, done);
       return row;
     } finally {
+      // Chunks still held (the file failed) are not reused: the collector takes them.
       // Queued last, so the chunk goes back only after everything that used its tail.
       if (tailChunk && recycle) {
         this.recycleWhenWritten(recycle, tailChunk);
