@@ -10,11 +10,10 @@
  * JavaScript reader, so both issue the same reads). The callback gets, per file, bytesRead or an
  * Error with `code` (the errno name, e.g. 'ENOENT') and `syscall`, like Node's fs errors.
  *
- * readCached(fd, into): a read on the calling thread of what the page cache holds, and nothing
- * else (preadv2 with RWF_NOWAIT, at the descriptor's offset): the caller sends the read to the
- * threadpool only when it would wait for the disk. readFileCached(path, into, expected): the same
- * for a whole small file, opened only if its path resolves from the dentry cache (openat2 with
- * RESOLVE_CACHED), else left to readFiles.
+ * readFileCached(path, into, expected): readFiles for one small file on the calling thread, and
+ * only when the kernel's caches hold all of it: its path resolves from the dentry cache (openat2
+ * with RESOLVE_CACHED) and its bytes from the page cache (preadv2 with RWF_NOWAIT); else the
+ * caller leaves it to readFiles.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -200,7 +199,7 @@ static int would_wait(int err) {
 
 /*
  * Reads from `fd` at its offset, with RWF_NOWAIT, into `into` (`len` bytes) until it is full, the
- * file ends, a short read completes `expected` bytes (SIZE_MAX: none does), or a page is not
+ * file ends, a short read completes `expected` bytes, or a page is not
  * cached (a read that stops short at a readahead mark, for one). *done: the bytes read. Returns
  * 0, -1 when a read would have waited for the disk, or the errno of a failed read.
  */
@@ -216,34 +215,6 @@ static int read_nowait(int fd, uint8_t *into, size_t len, size_t expected, size_
     if (*done == expected && *done < len) break;
   }
   return 0;
-}
-
-/*
- * readCached(fd: number, into: Uint8Array): the bytes read into `into` from the descriptor's
- * offset, until it is full, the file ends (0 when it already had), or the rest is not cached
- * (fewer than asked); -1 when nothing could be read without waiting for the disk (or the
- * filesystem cannot say). Throws an Error with `code` and `syscall` on a real error.
- */
-static napi_value js_read_cached(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
-  napi_value argv[2], result;
-  int32_t fd;
-  void *into;
-  size_t len;
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 2 ||
-      napi_get_value_int32(env, argv[0], &fd) != napi_ok ||
-      !napi_uint8_bytes(env, argv[1], &into, &len)) {
-    napi_throw_type_error(env, NULL, "readCached(fd: number, into: Uint8Array)");
-    return NULL;
-  }
-  size_t done;
-  int err = read_nowait(fd, into, len, SIZE_MAX, &done);
-  if (err > 0) {
-    throw_errno(env, err, "read");
-    return NULL;
-  }
-  napi_create_double(env, done == 0 && err < 0 ? -1 : (double)done, &result);
-  return result;
 }
 
 /* openat2 is not in glibc 2.36; where the kernel lacks it (before 5.6), ENOSYS: not cached. */
@@ -309,6 +280,5 @@ static napi_value js_read_file_cached(napi_env env, napi_callback_info info) {
 
 int read_file_register(napi_env env, napi_value exports) {
   return napi_export_function(env, exports, "readFiles", js_read_files) &&
-         napi_export_function(env, exports, "readCached", js_read_cached) &&
          napi_export_function(env, exports, "readFileCached", js_read_file_cached);
 }

@@ -26,6 +26,7 @@ import {
 import { hostXattrReader, noXattrs, type XattrReader } from './host-xattrs.js';
 import { directoryLister, type Listing } from './dir-listing.js';
 import { mapLimited } from './map-limited.js';
+import { ReadAheadBudget } from './read-ahead.js';
 import { ReadBufferPool } from './read-buffers.js';
 import { ScanWarnings, type Warn } from './scan-warnings.js';
 import { Slots } from './slots.js';
@@ -56,6 +57,13 @@ const CONCURRENCY = 32;
  * directories, two threadpool round trips each); each listing holds one descriptor.
  */
 const LISTINGS = 8;
+
+/**
+ * Chunks that large files read ahead of the writer, all together: three chunks of 1 MiB
+ * (HostFileSource's MAX_CHUNKS_AHEAD) and a little more for the next file to start with.
+ */
+const READ_AHEAD_BYTES = 4 << 20;
+
 /** squashfs stores name length - 1 in a u16 but the kernel refuses names over 256 bytes. */
 const MAX_NAME_BYTES = 256;
 /** mksquashfs gives the synthetic root mode 0777 unless -root-mode says otherwise. */
@@ -93,6 +101,8 @@ class HostScanner {
    * they go when it does. About the writer's read-ahead (16 MiB) plus what is in flight.
    */
   private readonly readBuffers = new ReadBufferPool(32 << 20);
+  /** What large files may read ahead of the writer, together (read-ahead.ts). */
+  private readonly readAhead = new ReadAheadBudget(READ_AHEAD_BYTES);
   private readonly listings = new Slots(LISTINGS);
   private outputKey: string | undefined;
   /**
@@ -354,7 +364,11 @@ class HostScanner {
   ): TreeNode {
     switch (kind) {
       case 'file':
-        return { kind, source: new HostFileSource(leafPath, stats, this.readBuffers), ...meta };
+        return {
+          kind,
+          source: new HostFileSource(leafPath, stats, this.readBuffers, this.readAhead),
+          ...meta,
+        };
       case 'blockdev':
       case 'chardev':
         return { kind, ...deviceNumbers(stats.rdev), ...meta };

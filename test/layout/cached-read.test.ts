@@ -1,7 +1,7 @@
 /**
- * Reads that the page cache can serve are made on the calling thread (native/read-file.c:
- * readCached, readFileCached); the rest go to the threadpool as before. Whichever way a file is
- * read, its bytes and errors must be the same. To read a file the slow way, its pages are
+ * A small file that the page cache holds is read on the calling thread (native/read-file.c:
+ * readFileCached); the rest, and every chunk of a large file, go to the threadpool. Whichever way
+ * a file is read, its bytes and errors must be the same. To read a file the slow way, its pages are
  * dropped from the page cache first (fsync, then `dd iflag=nocache`, which advises
  * POSIX_FADV_DONTNEED, until mincore(2) says they are gone): a tmpfs cannot drop them, and there
  * those tests say so and do not run.
@@ -10,16 +10,13 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cachedRead } from '../../src/layout/cached-read.js';
 import { HOST_READ_CHUNK, HostFileSource } from '../../src/layout/host-file-source.js';
 import type { HostStats } from '../../src/layout/host-stat.js';
 import { CACHED_READ_MAX, wholeFileReader } from '../../src/layout/whole-file-reader.js';
 import { makeTempDir, type TempDir } from '../helpers/fs-util.js';
 
-const readCached = cachedRead();
 const readWhole = wholeFileReader();
-if (!readCached || !readWhole)
-  console.log('cached-read: the native addon is not built; not tested');
+if (!readWhole) console.log('cached-read: the native addon is not built; not tested');
 
 const TMPFS_MAGIC = 0x01021994;
 
@@ -99,7 +96,7 @@ async function readAll(file: string, size: number): Promise<Buffer> {
   return Buffer.concat(chunks);
 }
 
-describe.runIf(readCached && readWhole)('reads served by the page cache', () => {
+describe.runIf(readWhole)('reads served by the page cache', () => {
   let tmp: TempDir;
   let dropsPages = false;
   beforeAll(async () => {
@@ -109,39 +106,6 @@ describe.runIf(readCached && readWhole)('reads served by the page cache', () => 
   });
   afterAll(async () => {
     await tmp?.cleanup();
-  });
-
-  it('readCached reads what is cached, says -1 for what is not, and fails like Node fs', () => {
-    const file = path.join(tmp.path, 'big');
-    const content = pattern(3 << 20, 7);
-    fs.writeFileSync(file, content);
-    const fd = fs.openSync(file, 'r');
-    try {
-      const into = Buffer.alloc(2 << 20);
-      expect(readCached!(fd, into)).toBe(2 << 20);
-      expect(into.equals(content.subarray(0, 2 << 20))).toBe(true);
-      expect(readCached!(fd, into)).toBe(1 << 20); // on from the descriptor's offset
-      expect(readCached!(fd, into)).toBe(0);
-      if (dropsPages) {
-        writeUncached(file, content);
-        const again = fs.openSync(file, 'r');
-        try {
-          expect(readCached!(again, into)).toBe(-1);
-        } finally {
-          fs.closeSync(again);
-        }
-      }
-    } finally {
-      fs.closeSync(fd);
-    }
-    let error: NodeJS.ErrnoException | undefined;
-    try {
-      readCached!(fd, Buffer.alloc(1)); // closed
-    } catch (err) {
-      error = err as NodeJS.ErrnoException;
-    }
-    expect(error?.code).toBe('EBADF');
-    expect(error?.syscall).toBe('read');
   });
 
   it('a large file reads the same bytes cached and from the disk', async () => {
@@ -159,8 +123,8 @@ describe.runIf(readCached && readWhole)('reads served by the page cache', () => 
     const file = path.join(tmp.path, 'part');
     const content = pattern((4 << 20) + 5, 17);
     writeUncached(file, content);
-    // Cache the first 100 KiB and what readahead adds to them (512 KiB here): a cached read
-    // stops inside the first chunk.
+    // Cache the first 100 KiB and what readahead adds to them (512 KiB here): part of the first
+    // chunk is in the cache, the rest and the other chunks are read from the disk.
     const fd = fs.openSync(file, 'r');
     fs.readSync(fd, Buffer.alloc(100 << 10), 0, 100 << 10, 0);
     fs.closeSync(fd);
