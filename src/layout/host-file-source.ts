@@ -129,10 +129,10 @@ export class HostFileSource implements FileSource {
    * The file's chunks in order, each read at its position, so that the next ones can be read in
    * the threadpool while the writer works on this one. Read one after another on the main thread
    * (from the page cache, with the addon's preadv2), the copies were most of that thread's work
-   * on an uncompressed tree: binaries-250M took 476 ms against 393 with 3 chunks read ahead, and
-   * an uncompressed 200 MiB file 264 against 232 (medians of 21 alternating runs). How many are
-   * read ahead is bounded by `readAhead`, shared by all files; without it, one at a time.
-   * The last chunk is one byte past the expected size, so that a file that grew is noticed
+   * on an uncompressed tree: binaries-250M took 438 ms against 368 with up to 3 chunks read
+   * ahead, and an uncompressed 200 MiB file 217 against 185 (medians of 21 alternating runs).
+   * How many are read ahead is bounded by `readAhead`, shared by all files; without it, one at a
+   * time. The last chunk is one byte past the expected size, so that a file that grew is noticed
    * without reading it all.
    */
   private async *chunks(fd: number): AsyncIterable<Uint8Array> {
@@ -146,7 +146,11 @@ export class HostFileSource implements FileSource {
       // A buffer of its own per read (fresh, or one given back through recycle()): the writer may
       // keep a yielded chunk after it has asked for the next.
       const chunk = this.buffers ? this.buffers.take(length) : Buffer.allocUnsafe(length);
-      ahead.push({ chunk, counted, bytesRead: this.readFully(fd, chunk, next) });
+      const bytesRead = this.readFully(fd, chunk, next);
+      // A read ahead may fail before it is awaited: handled here, so that the failure is not
+      // reported as unhandled (which ends the process), and still thrown where it is awaited.
+      bytesRead.catch(() => undefined);
+      ahead.push({ chunk, counted, bytesRead });
       next += length;
       return true;
     };
