@@ -64,7 +64,7 @@ describe('reading a large host file ahead of the writer', () => {
     expect(budget.available).toBe(BUDGET);
   });
 
-  it('reads one chunk at a time without a budget, and a full budget holds the others back', async () => {
+  it('gives the same bytes without a budget, and with a spent one takes none of it', async () => {
     const content = pattern(3 << 20, 5);
     const alone = new HostFileSource(file('alone', content), stats(content.length));
     const copies: Buffer[] = [];

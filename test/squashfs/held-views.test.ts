@@ -44,11 +44,10 @@ function recycling(bytes: Uint8Array, lending: Lending | null): FileSource {
     },
     recycle: lending
       ? (chunk: Uint8Array) => {
-          const buffer = new Uint8Array(chunk.buffer, 0, CHUNK);
           const lent = [...lending.out].find((b) => b.buffer === chunk.buffer);
           if (!lent) throw new Error('a chunk given back twice, or never lent');
           lending.out.delete(lent);
-          buffer.fill(0xee);
+          lent.fill(0xee);
           lending.free.push(lent);
         }
       : undefined,

@@ -370,6 +370,7 @@ export class DataWriter {
     const heldChunks: Uint8Array[] = [];
     let viewHeld = false;
     const recycleHeldChunks = () => {
+      if (heldChunks.length === 0) return;
       for (const c of heldChunks.splice(0)) if (recycle) this.recycleWhenWritten(recycle, c);
     };
     let start: { position: number } | null = null;
@@ -405,7 +406,7 @@ export class DataWriter {
         // A held view of a chunk is copied unless stored raw: the chunk may go back to its
         // source (recycle below).
         const copy = !owned && !rawData;
-        if (!owned && !copy) viewHeld = true;
+        if (!owned && rawData) viewHeld = true;
         held.push({ index, bytes: copy ? this.heldCopy(bytes) : bytes, pooled: copy });
         heldBytes += bytes.length;
         if (heldBytes <= HOLD_LIMIT) return;
