@@ -24,7 +24,10 @@ const tools = makeTools(results.machine.cores, '').filter((t) =>
   results.cells.some((c) => c.tool === t.id),
 );
 results.ratios = ratios(results.cells, tools);
-results.targets = [...targetChecks(results.cells, tools), ...scaleTargets(results.scale)];
+results.targets = [
+  ...targetChecks(results.cells, tools, results.machine.cores),
+  ...scaleTargets(results.scale),
+];
 writeFileSync(json, JSON.stringify(results, null, 2) + '\n');
 writeFileSync(path.join(dir, 'bench.md'), markdownReport(results));
 writeFileSync(path.join(dir, 'bench.svg'), svgChart(results));

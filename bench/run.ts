@@ -354,7 +354,10 @@ function summarise(results: BenchResults, tools: Tool[]): void {
       reference && runs.length > 0 ? runs.every((r) => r.sha256 === reference.sha256) : null;
   }
   results.ratios = ratios(results.cells, tools);
-  results.targets = [...targetChecks(results.cells, tools), ...scaleTargets(results.scale)];
+  results.targets = [
+    ...targetChecks(results.cells, tools, results.machine.cores),
+    ...scaleTargets(results.scale),
+  ];
 }
 
 function writeResults(results: BenchResults, out: string): void {

@@ -121,6 +121,22 @@ describe('ratios and targets', () => {
     expect(t['none-speedup-2']).toBeUndefined();
   });
 
+  it("bounds the second worker's gain by the p2 run's CPU time spread over the machine's cores", () => {
+    const busy = cells.map((c) =>
+      c.tool === 'tsquashfs-p2' && c.setting === 'xz-1m'
+        ? { ...c, median: { ...c.median!, cpuSeconds: 9 } }
+        : c,
+    );
+    const on = (cores?: number) =>
+      targetChecks(busy, TOOLS, cores).find((x) => x.id === 'xz-1m-speedup-2')!;
+    // p1 took 10 s; p2 needed 9 s of CPU, at least 4.5 s on two cores: 2.222× at most.
+    expect(on(2).detail).toContain('at most 2.222× on 2 cores');
+    expect(on(4).detail).toContain('at most 4.444× on 4 cores');
+    expect(on().detail).not.toContain('at most');
+    // The bound is said, not applied: the value stays the ratio of the wall times.
+    expect(on(2).value).toBe(2);
+  });
+
   it('checks the xz wall and size targets on the binaries corpus only, as the issue sets them', () => {
     const large = cells
       .filter((c) => c.setting === 'xz-1m')
