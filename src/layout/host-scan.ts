@@ -59,8 +59,9 @@ const CONCURRENCY = 32;
 const LISTINGS = 8;
 
 /**
- * Chunks that large files read ahead of the writer, all together: three chunks of 1 MiB
- * (HostFileSource's MAX_CHUNKS_AHEAD) and a little more for the next file to start with.
+ * Chunks that large files read ahead of the writer, all together: the three 1 MiB chunks a file
+ * reads beyond the one the writer waits for (HostFileSource's MAX_CHUNKS_AHEAD of 4), and a
+ * little more for the next file to start with.
  */
 const READ_AHEAD_BYTES = 4 << 20;
 

@@ -370,8 +370,8 @@ export class DataWriter {
     const heldChunks: Uint8Array[] = [];
     let viewHeld = false;
     const recycleHeldChunks = () => {
-      if (heldChunks.length === 0) return;
-      for (const c of heldChunks.splice(0)) if (recycle) this.recycleWhenWritten(recycle, c);
+      if (!recycle || heldChunks.length === 0) return;
+      for (const c of heldChunks.splice(0)) this.recycleWhenWritten(recycle, c);
     };
     let start: { position: number } | null = null;
     let sparseBytes = 0;
