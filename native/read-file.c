@@ -32,16 +32,6 @@
 #include "read-file.h"
 
 typedef struct {
-  char *path;
-  uint8_t *into;
-  size_t capacity;
-  size_t expected;
-  size_t got;
-  int error;           /* errno, 0 on success */
-  const char *syscall; /* the call that failed */
-} read_item;
-
-typedef struct {
   napi_async_work work;
   napi_ref intos_ref;
   napi_ref callback_ref;
@@ -49,7 +39,7 @@ typedef struct {
   read_item items[];
 } read_job;
 
-static void read_one(read_item *item) {
+void read_one(read_item *item) {
   int fd;
   do fd = open(item->path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
   while (fd < 0 && errno == EINTR);
@@ -181,8 +171,7 @@ usage:
   return NULL;
 }
 
-/* Throws an Error like Node's fs errors: message strerror(err), `code` its name, `syscall`. */
-static void throw_errno(napi_env env, int err, const char *syscall_name) {
+void throw_errno(napi_env env, int err, const char *syscall_name) {
   napi_value code, message, error, syscall;
   napi_create_string_utf8(env, uv_err_name(-err), NAPI_AUTO_LENGTH, &code);
   napi_create_string_utf8(env, strerror(err), NAPI_AUTO_LENGTH, &message);

@@ -19,10 +19,12 @@
  *
  * It also hashes (xxh64.c, the data writer's duplicate-detection hash), reads small host files
  * in one threadpool job each and what the page cache holds on the calling thread (read-file.c),
- * advises transparent huge pages for large buffers (huge-pages.c), and tells whether a block is
- * all zeros (zero-bytes.c).
+ * reads small host files ahead on a reader thread of its own (read-queue.c), advises transparent
+ * huge pages for large buffers (huge-pages.c), and tells whether a block is all zeros
+ * (zero-bytes.c).
  *
- * Everything is synchronous and keeps no state between calls (safe in worker threads).
+ * Apart from the read queue (an object of its caller's environment) and xz-encode.c's per-
+ * environment encoder, nothing keeps state between calls: all of it is safe in worker threads.
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
@@ -36,6 +38,7 @@
 #include "list-dir.h"
 #include "napi-bytes.h"
 #include "read-file.h"
+#include "read-queue.h"
 #include "xxh64.h"
 #include "xz-encode.h"
 #include "zero-bytes.h"
@@ -223,6 +226,7 @@ NAPI_MODULE_INIT() {
   CHECK(v ? napi_set_named_property(env, exports, "zlibVersion", v) : napi_generic_failure);
   CHECK(xxh64_register(env, exports) ? napi_ok : napi_generic_failure);
   CHECK(read_file_register(env, exports) ? napi_ok : napi_generic_failure);
+  CHECK(read_queue_register(env, exports) ? napi_ok : napi_generic_failure);
   CHECK(list_dir_register(env, exports) ? napi_ok : napi_generic_failure);
   CHECK(huge_pages_register(env, exports) ? napi_ok : napi_generic_failure);
   CHECK(xz_encode_register(env, exports) ? napi_ok : napi_generic_failure);

@@ -20,6 +20,7 @@ export type {
   DeviceNode,
   IpcNode,
   FileSource,
+  PendingBytes,
   Xattr,
   NodeMeta,
 } from './squashfs/tree.js';

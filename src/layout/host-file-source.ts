@@ -6,12 +6,14 @@
  */
 import { close, constants, open, read } from 'node:fs';
 import { SquashfsError, ioError } from '../squashfs/errors.js';
-import type { FileSource } from '../squashfs/tree.js';
+import { isPendingBytes } from '../squashfs/tree.js';
+import type { FileSource, PendingBytes } from '../squashfs/tree.js';
 import { displayPath } from './host-paths.js';
 import type { HostStats } from './host-stat.js';
 import type { ReadAheadBudget } from './read-ahead.js';
 import type { ReadBufferPool } from './read-buffers.js';
-import { wholeFileReader } from './whole-file-reader.js';
+import { QUEUED_READ_MAX, queuedReads, wholeFileReader } from './whole-file-reader.js';
+import type { QueuedReads } from './whole-file-reader.js';
 
 /** Largest chunk handed to the writer at once. */
 export const HOST_READ_CHUNK = 1 << 20;
@@ -65,7 +67,7 @@ export class HostFileSource implements FileSource {
   async *read(): AsyncIterable<Uint8Array> {
     const whole = this.readWhole();
     if (whole) {
-      const chunk = await whole;
+      const chunk = isPendingBytes(whole) ? whole.wait() : await whole;
       if (chunk.length > 0) yield chunk;
       return;
     }
@@ -82,18 +84,24 @@ export class HostFileSource implements FileSource {
   }
 
   /**
-   * The one chunk of a file smaller than HOST_READ_CHUNK, read by the addon: at once when the
-   * page cache holds it (the reader then calls back before it returns: no promise, no threadpool
-   * job; on small-100000 uncompressed, the promises around each cached read were about 5% of the
-   * run), else a promise. Null for a larger file, or where the addon is not built.
+   * The one chunk of a file smaller than HOST_READ_CHUNK, read by the addon. One of at most
+   * QUEUED_READ_MAX bytes goes to its reader thread, and wait() collects it: the writer's
+   * read-ahead calls this for files it reaches later, so the reads leave the main thread. Else,
+   * or with the reader thread's slots all taken: at once when the page cache holds it (the reader
+   * then calls back before it returns: no promise, no threadpool job; on small-100000
+   * uncompressed, the promises around each cached read were about 5% of the run), else a
+   * promise. Null for a larger file, or where the addon is not built.
    */
-  readWhole(): Uint8Array | Promise<Uint8Array> | null {
+  readWhole(): Uint8Array | Promise<Uint8Array> | PendingBytes | null {
     if (this.size >= HOST_READ_CHUNK) return null;
     const readWhole = wholeFileReader();
     if (!readWhole) return null;
     // One byte past the expected size, as in chunks(): a file that grew is noticed.
     const length = this.size + 1;
     const chunk = this.buffers ? this.buffers.take(length) : Buffer.allocUnsafe(length);
+    const queue = this.size <= QUEUED_READ_MAX ? queuedReads() : null;
+    const ticket = queue ? queue.submit(this.path, chunk, this.size) : -1;
+    if (ticket >= 0) return new QueuedRead(this, queue!, ticket, chunk);
     let result: Uint8Array | Promise<Uint8Array> | undefined;
     let settle: ((r: Uint8Array | Promise<Uint8Array>) => void) | undefined;
     readWhole(this.path, chunk, this.size, (err, bytesRead) => {
@@ -119,7 +127,7 @@ export class HostFileSource implements FileSource {
   }
 
   /** The bytes of a whole-file read, or the error of a file that changed size. */
-  private wholeChunk(chunk: Buffer, bytesRead: number): Uint8Array {
+  wholeChunk(chunk: Buffer, bytesRead: number): Uint8Array {
     if (bytesRead > this.size) throw this.changed(`at least ${bytesRead}`);
     if (bytesRead < this.size) throw this.changed(String(bytesRead));
     return chunk.subarray(0, bytesRead);
@@ -212,5 +220,25 @@ export class HostFileSource implements FileSource {
       `${this.description} changed size while being read (expected ${this.size} bytes, got ${got})`,
       { path: this.description },
     );
+  }
+}
+
+/** A whole-file read on the addon's reader thread, checked like any other when collected. */
+class QueuedRead implements PendingBytes {
+  constructor(
+    private readonly file: HostFileSource,
+    private readonly queue: QueuedReads,
+    private readonly ticket: number,
+    private readonly chunk: Buffer,
+  ) {}
+
+  wait(): Uint8Array {
+    let bytesRead: number;
+    try {
+      bytesRead = this.queue.collect(this.ticket);
+    } catch (err) {
+      throw ioError(err as NodeJS.ErrnoException, this.file.description, 'read');
+    }
+    return this.file.wholeChunk(this.chunk, bytesRead);
   }
 }

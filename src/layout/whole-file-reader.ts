@@ -108,3 +108,47 @@ function batching(readFiles: ReadFiles, readFileCached: ReadFileCached | null): 
     pending.push({ path, into, expected, callback });
   };
 }
+
+/**
+ * Whole-file reads on the addon's reader thread (native/read-queue.c): submitted ahead of need,
+ * collected in order. `submit` gives a ticket, or -1 when too many reads wait uncollected (read
+ * the file some other way then); `collect` waits for the read and gives its byte count, or
+ * throws an fs-style error. Every ticket is collected exactly once. Null where the addon is not
+ * built, is turned off, or predates the reader thread.
+ */
+export interface QueuedReads {
+  submit(path: Uint8Array, into: Uint8Array, expected: number): number;
+  collect(ticket: number): number;
+}
+
+/**
+ * Largest file read on the reader thread. Larger ones go to readFiles' threadpool jobs, which
+ * read several at once (the page-cache copy of one of them is longer than the round trip).
+ */
+export const QUEUED_READ_MAX = CACHED_READ_MAX;
+
+interface ReadQueueAddon {
+  createReadQueue?: () => object;
+  readQueueSubmit?: (queue: object, path: Uint8Array, into: Uint8Array, expected: number) => number;
+  readQueueCollect?: (queue: object, ticket: number) => number;
+}
+
+let queued: QueuedReads | null | undefined;
+
+export function queuedReads(): QueuedReads | null {
+  if (queued === undefined) {
+    const addon = loadNative() as ReadQueueAddon | null;
+    const { createReadQueue, readQueueSubmit, readQueueCollect } = addon ?? {};
+    if (createReadQueue && readQueueSubmit && readQueueCollect) {
+      // One queue, and so one reader thread, for the whole process (its main thread).
+      const queue = createReadQueue();
+      queued = {
+        submit: (path, into, expected) => readQueueSubmit(queue, path, into, expected),
+        collect: (ticket) => readQueueCollect(queue, ticket),
+      };
+    } else {
+      queued = null;
+    }
+  }
+  return queued;
+}

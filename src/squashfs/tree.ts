@@ -27,6 +27,22 @@ export interface NodeMeta {
  * bytes in order; `size` is what the file is expected to hold: a source that yields a different
  * number of bytes is reported as changed during the write.
  */
+/**
+ * Bytes that another thread is reading (FileSource.readWhole). `wait()` returns them, waiting
+ * for the read if it has not finished, or throws the read's failure. Call it exactly once: the
+ * reader holds resources for the read until then.
+ */
+export interface PendingBytes {
+  wait(): Uint8Array;
+}
+
+/** Whether a readWhole() result is a PendingBytes. */
+export function isPendingBytes(
+  whole: Uint8Array | Promise<Uint8Array> | PendingBytes,
+): whole is PendingBytes {
+  return typeof (whole as Partial<PendingBytes>).wait === 'function';
+}
+
 export interface FileSource {
   readonly size: number;
   /** Names the source in error messages (a host path, or a description). */
@@ -48,10 +64,11 @@ export interface FileSource {
    * Optional, for speed: all the bytes at once (what read() would yield, with the same checks),
    * or null where this source has no such path for this file, and read() is to be used. On a
    * tree of small files, the async iterators of read() were a large share of the writer's time.
-   * The bytes themselves when they are at hand at once (a host file in the page cache), else a
-   * promise of them; a failure is always a rejected promise.
+   * The bytes themselves when they are at hand at once, a PendingBytes when another thread reads
+   * them (a host file: the addon's reader thread), else a promise of them. A failure is a rejected
+   * promise, or thrown by PendingBytes.wait().
    */
-  readWhole?(): Uint8Array | Promise<Uint8Array> | null;
+  readWhole?(): Uint8Array | Promise<Uint8Array> | PendingBytes | null;
   /**
    * Optional: the caller will never touch `chunk` (yielded by read()) again, nor any view of it,
    * so its memory may be read into again. A reader that does not call it loses nothing.

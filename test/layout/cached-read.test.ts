@@ -12,7 +12,12 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HOST_READ_CHUNK, HostFileSource } from '../../src/layout/host-file-source.js';
 import type { HostStats } from '../../src/layout/host-stat.js';
-import { CACHED_READ_MAX, wholeFileReader } from '../../src/layout/whole-file-reader.js';
+import {
+  CACHED_READ_MAX,
+  queuedReads,
+  wholeFileReader,
+} from '../../src/layout/whole-file-reader.js';
+import { isPendingBytes, type PendingBytes } from '../../src/squashfs/tree.js';
 import { makeTempDir, type TempDir } from '../helpers/fs-util.js';
 
 const readWhole = wholeFileReader();
@@ -167,33 +172,64 @@ describe.runIf(readWhole)('reads served by the page cache', () => {
     expect(later.subarray(0, content.length).equals(content)).toBe(true);
   });
 
-  it("a host file's readWhole gives cached bytes at once, else a promise, and a size change as a rejection", async () => {
+  it("a host file's readWhole goes to the reader thread, or when it is full reads cached bytes at once, else a promise; a size change fails either way", async () => {
     const file = path.join(tmp.path, 'whole');
     const content = pattern(5000, 7);
     fs.writeFileSync(file, content);
-    const cached = new HostFileSource(Buffer.from(file), stats(content.length)).readWhole();
-    expect(cached).toBeInstanceOf(Uint8Array);
-    expect(Buffer.from(cached as Uint8Array).equals(content)).toBe(true);
-    // The scan saw another size: the same error as a read that finds it, as a rejected promise.
-    const grown = new HostFileSource(Buffer.from(file), stats(content.length - 1)).readWhole();
-    expect(grown).toBeInstanceOf(Promise);
-    await expect(grown).rejects.toThrow(
-      /changed size while being read \(expected 4999 bytes, got at least 5000\)/,
-    );
-    const shrunk = new HostFileSource(Buffer.from(file), stats(content.length + 10)).readWhole();
-    await expect(shrunk).rejects.toThrow(/expected 5010 bytes, got 5000\)/);
-    const missing = new HostFileSource(Buffer.from(`${file}-gone`), stats(10)).readWhole();
-    await expect(missing).rejects.toMatchObject({
-      code: 'IO',
-      message: /cannot read .*whole-gone: /,
-    });
-    if (!dropsPages) return;
-    let later: ReturnType<HostFileSource['readWhole']> = null;
-    for (let attempt = 0; attempt < UNCACHED_ATTEMPTS && !(later instanceof Promise); attempt++) {
-      writeUncached(file, content);
-      later = new HostFileSource(Buffer.from(file), stats(content.length)).readWhole();
+    const source = (size: number, name = file) =>
+      new HostFileSource(Buffer.from(name), stats(size));
+    const queue = queuedReads();
+    if (queue) {
+      const pending = source(content.length).readWhole();
+      expect(pending && isPendingBytes(pending)).toBe(true);
+      expect(Buffer.from((pending as PendingBytes).wait()).equals(content)).toBe(true);
+      // The scan saw another size: the same error as a read that finds it, thrown by wait().
+      const grown = source(content.length - 1).readWhole() as PendingBytes;
+      expect(() => grown.wait()).toThrow(
+        /changed size while being read \(expected 4999 bytes, got at least 5000\)/,
+      );
+      const missing = source(10, `${file}-gone`).readWhole() as PendingBytes;
+      expect(() => missing.wait()).toThrow(expect.objectContaining({ code: 'IO' }));
+      if (dropsPages) {
+        writeUncached(file, content);
+        const uncached = source(content.length).readWhole() as PendingBytes;
+        expect(Buffer.from(uncached.wait()).equals(content)).toBe(true);
+      }
     }
-    expect(later).toBeInstanceOf(Promise);
-    expect(Buffer.from(await later!).equals(content)).toBe(true);
+    // With the reader thread's slots all taken (or no reader thread), the calling thread reads.
+    const hold = Buffer.alloc(1);
+    const held: number[] = [];
+    for (let t = queue?.submit(Buffer.from(file), hold, 0) ?? -1; t >= 0;) {
+      held.push(t);
+      t = queue!.submit(Buffer.from(file), hold, 0);
+    }
+    try {
+      fs.writeFileSync(file, content);
+      const cached = source(content.length).readWhole();
+      expect(cached).toBeInstanceOf(Uint8Array);
+      expect(Buffer.from(cached as Uint8Array).equals(content)).toBe(true);
+      const grown = source(content.length - 1).readWhole();
+      expect(grown).toBeInstanceOf(Promise);
+      await expect(grown).rejects.toThrow(
+        /changed size while being read \(expected 4999 bytes, got at least 5000\)/,
+      );
+      const shrunk = source(content.length + 10).readWhole();
+      await expect(shrunk).rejects.toThrow(/expected 5010 bytes, got 5000\)/);
+      const missing = source(10, `${file}-gone`).readWhole();
+      await expect(missing).rejects.toMatchObject({
+        code: 'IO',
+        message: /cannot read .*whole-gone: /,
+      });
+      if (!dropsPages) return;
+      let later: ReturnType<HostFileSource['readWhole']> = null;
+      for (let attempt = 0; attempt < UNCACHED_ATTEMPTS && !(later instanceof Promise); attempt++) {
+        writeUncached(file, content);
+        later = source(content.length).readWhole();
+      }
+      expect(later).toBeInstanceOf(Promise);
+      expect(Buffer.from(await (later as Promise<Uint8Array>)).equals(content)).toBe(true);
+    } finally {
+      for (const t of held) queue!.collect(t);
+    }
   });
 });

@@ -158,6 +158,43 @@ describe('Prefetcher', () => {
     await ahead.close();
   });
 
+  it('hands over a source read on another thread without a promise, and collects every such read', async () => {
+    const started: number[] = [];
+    const waited: number[] = [];
+    const pending = (id: number, size: number, fail = false): FileSource => ({
+      size,
+      description: `pending ${id}`,
+      read: () => {
+        throw new Error('read() must not be called for a source read whole');
+      },
+      readWhole: () => {
+        started.push(id);
+        return {
+          wait: () => {
+            waited.push(id);
+            if (fail) throw new Error(`pending ${id} failed`);
+            return new Uint8Array(size).fill(id + 1);
+          },
+        };
+      },
+    });
+    const sources = [pending(0, 300), pending(1, 0), pending(2, 10, true), pending(3, 400)];
+    sources.push(pending(4, 500), pending(5, 600));
+    // Room for 400 bytes ahead, counted by the sizes the reads will bring.
+    const ahead = new Prefetcher(sources.length, (i) => sources[i]!, 400, 8);
+    expect(ahead.next()).toEqual([new Uint8Array(300).fill(1)]);
+    expect(started).toEqual([0, 1, 2, 3]);
+    expect(ahead.next()).toEqual([]);
+    // The failure is the writer's when it reaches that source, as for a promise.
+    await expect(ahead.next()).rejects.toThrow('pending 2 failed');
+    expect(ahead.next()).toEqual([new Uint8Array(400).fill(4)]);
+    expect(waited).toEqual([0, 1, 2, 3]);
+    // The writer stops here: close() still collects the read started ahead (source 4).
+    expect(started).toEqual([0, 1, 2, 3, 4]);
+    await ahead.close();
+    expect(waited).toEqual([0, 1, 2, 3, 4]);
+  });
+
   it('closes a source the writer stopped reading early', async () => {
     const probe: Probe = { open: 0, maxOpen: 0, closed: 0 };
     const ahead = new Prefetcher(1, () => source(0, 10_000, 100, probe), 1 << 20, 4);

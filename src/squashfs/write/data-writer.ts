@@ -37,6 +37,7 @@ import { DATA_SIZE_MASK, DATA_UNCOMPRESSED } from '../format/constants.js';
 import type { FragmentEntry } from '../format/tables.js';
 import { BlockBuffers } from '../io/shared-slabs.js';
 import type { Sink } from '../io/sink.js';
+import { isPendingBytes } from '../tree.js';
 import type { FileSource } from '../tree.js';
 import { ByteLru } from './byte-lru.js';
 import { xxh64Factory, type Hash64Factory } from './file-hash.js';
@@ -1117,7 +1118,7 @@ export class DataWriter {
     };
     try {
       const whole = source.readWhole?.();
-      if (whole) chunks.push(await whole);
+      if (whole) chunks.push(isPendingBytes(whole) ? whole.wait() : await whole);
       else for await (const chunk of source.read()) chunks.push(chunk);
     } catch {
       done();

@@ -7,13 +7,16 @@
  * read. What changes is only when the reads happen: up to `maxFiles` sources are open at once and
  * at most about `maxBytes` of their chunks wait in memory.
  */
-import type { FileSource } from '../tree.js';
+import { isPendingBytes } from '../tree.js';
+import type { FileSource, PendingBytes } from '../tree.js';
 
 interface Slot {
   /** Null for a source read whole (FileSource.readWhole): one pull brings all of it. */
   iterator: AsyncIterator<Uint8Array> | null;
   /** The whole-file read of such a source, until it is started. */
   whole: Promise<Uint8Array> | null;
+  /** Its whole-file read on another thread, until the writer collects it. */
+  pending: PendingBytes | null;
   chunks: Uint8Array[];
   /** The source has yielded its last chunk. */
   ended: boolean;
@@ -65,12 +68,31 @@ export class Prefetcher {
   next(): Uint8Array[] | Promise<Uint8Array[]> | AsyncGenerator<Uint8Array> {
     const slot = this.slot(this.current);
     if (slot.iterator) return this.read();
+    if (slot.pending) this.collect(slot);
     if (!slot.ended || slot.failure) return this.readAll(slot);
     // Read already (a whole-file read that the page cache served at once): no promise.
     const chunks = this.take(slot);
     this.finished(slot, this.current);
     this.fill();
     return chunks;
+  }
+
+  /**
+   * Waits for a read on another thread (by now usually done): its bytes, or its failure, as if
+   * a pull had brought them.
+   */
+  private collect(slot: Slot): void {
+    const pending = slot.pending!;
+    slot.pending = null;
+    this.buffered -= slot.remaining;
+    try {
+      const bytes = pending.wait();
+      if (bytes.length > 0) slot.chunks.push(bytes);
+      this.buffered += bytes.length;
+    } catch (error) {
+      slot.failure = { error };
+    }
+    slot.remaining = 0;
   }
 
   /** A slot's chunks, no longer counted against the budget. */
@@ -134,6 +156,8 @@ export class Prefetcher {
     this.slots.clear();
     for (const s of open) {
       s.closed = true;
+      // Collected all the same: the reader holds the read's buffer until then.
+      if (s.pending) this.collect(s);
       // A whole-file read started when its source was opened; nobody waits for it now.
       s.whole?.catch(() => undefined);
     }
@@ -153,17 +177,21 @@ export class Prefetcher {
       const whole = source.readWhole?.() ?? null;
       // The bytes themselves: the slot is born read.
       const bytes = whole instanceof Uint8Array ? whole : null;
+      // Read on another thread: the slot has no pulls to make, and counts the bytes it awaits.
+      const pending = whole && !bytes && isPendingBytes(whole) ? whole : null;
       slot = {
         iterator: whole ? null : source.read()[Symbol.asyncIterator](),
-        whole: bytes ? null : (whole as Promise<Uint8Array> | null),
+        whole: bytes || pending ? null : (whole as Promise<Uint8Array> | null),
+        pending,
         chunks: bytes && bytes.length > 0 ? [bytes] : [],
-        ended: bytes !== null,
+        ended: bytes !== null || pending !== null,
         failure: null,
         pulling: null,
         remaining: source.size - (bytes?.length ?? 0),
         closed: false,
       };
       if (bytes) this.buffered += bytes.length;
+      if (pending) this.buffered += slot.remaining;
       this.slots.set(index, slot);
     }
     return slot;
