@@ -18,11 +18,18 @@ const ERRNO = 0;
 const NAME_START = 1;
 const NAME_LENGTH = 2;
 
-type ListDir = (
-  dir: Uint8Array,
-  xattrs: boolean,
-  callback: (errno: number, names?: Buffer, entries?: Float64Array) => void,
-) => void;
+type ListCallback = (errno: number, names?: Buffer, entries?: Float64Array) => void;
+type ListDir = (dir: Uint8Array, xattrs: boolean, callback: ListCallback) => void;
+type ListDirs = (dirs: Uint8Array[], xattrs: boolean, callbacks: ListCallback[]) => void;
+
+/**
+ * Listings asked for during one turn of the event loop go out together on the next (listDirs),
+ * in at most MAX_LIST_JOBS threadpool jobs of at least MIN_LIST_BATCH directories each. A job
+ * per directory was a wake-up of a pool thread each, which on a 2-core machine takes the main
+ * thread's core; a few jobs still keep several threads listing.
+ */
+export const MAX_LIST_JOBS = 4;
+export const MIN_LIST_BATCH = 4;
 
 export interface Listing {
   names: Buffer[];
@@ -35,34 +42,86 @@ export type DirectoryLister = (dir: Buffer, xattrs: boolean) => Promise<Listing 
 
 let lister: DirectoryLister | null | undefined;
 
+/** Whether the lister sends listings asked for together in shared jobs (listDirs). */
+export function listerBatches(): boolean {
+  return typeof (loadNative() as { listDirs?: ListDirs } | null)?.listDirs === 'function';
+}
+
 export function directoryLister(): DirectoryLister | null {
   if (lister === undefined) {
-    const listDir = (loadNative() as { listDir?: ListDir } | null)?.listDir;
-    lister = typeof listDir === 'function' ? (dir, xattrs) => list(listDir, dir, xattrs) : null;
+    const addon = loadNative() as { listDir?: ListDir; listDirs?: ListDirs } | null;
+    const listDirs = addon?.listDirs;
+    const listDir = addon?.listDir;
+    lister =
+      typeof listDirs === 'function'
+        ? batching(listDirs)
+        : typeof listDir === 'function'
+          ? (dir, xattrs) => list(listDir, dir, xattrs)
+          : null;
   }
   return lister;
+}
+
+interface Request {
+  dir: Buffer;
+  callback: ListCallback;
+}
+
+function batching(listDirs: ListDirs): DirectoryLister {
+  // By the `xattrs` flag, which a job applies to all its directories.
+  const pending: [Request[], Request[]] = [[], []];
+  const flush = () => {
+    for (const xattrs of [false, true]) {
+      const all = pending[Number(xattrs)]!;
+      if (all.length === 0) continue;
+      pending[Number(xattrs)] = [];
+      const jobs = Math.max(1, Math.min(MAX_LIST_JOBS, Math.floor(all.length / MIN_LIST_BATCH)));
+      const size = Math.ceil(all.length / jobs);
+      for (let at = 0; at < all.length; at += size) {
+        const batch = all.slice(at, at + size);
+        try {
+          listDirs(
+            batch.map((r) => r.dir),
+            xattrs,
+            batch.map((r) => r.callback),
+          );
+        } catch {
+          // A NUL byte in a path: cannot come from readdir, but Node will say what is wrong.
+          for (const r of batch) r.callback(-1);
+        }
+      }
+    }
+  };
+  return (dir, xattrs) =>
+    new Promise((resolve) => {
+      if (pending[0].length === 0 && pending[1].length === 0) setImmediate(flush);
+      pending[Number(xattrs)]!.push({ dir, callback: (...r) => resolve(listingOf(...r)) });
+    });
 }
 
 function list(listDir: ListDir, dir: Buffer, xattrs: boolean): Promise<Listing | null> {
   return new Promise((resolve) => {
     try {
-      listDir(dir, xattrs, (errno, names, entries) => {
-        if (errno !== 0 || !names || !entries) return resolve(null);
-        const count = entries.length / ENTRY_FIELDS;
-        const listing: Listing = { names: new Array(count), stats: new Array(count) };
-        for (let i = 0; i < count; i++) {
-          const o = i * ENTRY_FIELDS;
-          const start = entries[o + NAME_START]!;
-          listing.names[i] = names.subarray(start, start + entries[o + NAME_LENGTH]!);
-          listing.stats[i] = entries[o + ERRNO] === 0 ? new ListedStats(entries, o) : undefined;
-        }
-        resolve(listing);
-      });
+      listDir(dir, xattrs, (...r) => resolve(listingOf(...r)));
     } catch {
       // A NUL byte in the path: cannot come from readdir, but Node will say what is wrong.
       resolve(null);
     }
   });
+}
+
+/** A listing from the addon's result, or null where it could not list the directory. */
+function listingOf(errno: number, names?: Buffer, entries?: Float64Array): Listing | null {
+  if (errno !== 0 || !names || !entries) return null;
+  const count = entries.length / ENTRY_FIELDS;
+  const listing: Listing = { names: new Array(count), stats: new Array(count) };
+  for (let i = 0; i < count; i++) {
+    const o = i * ENTRY_FIELDS;
+    const start = entries[o + NAME_START]!;
+    listing.names[i] = names.subarray(start, start + entries[o + NAME_LENGTH]!);
+    listing.stats[i] = entries[o + ERRNO] === 0 ? new ListedStats(entries, o) : undefined;
+  }
+  return listing;
 }
 
 /** One entry of the addon's output, read where it lies. */

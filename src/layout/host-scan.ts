@@ -24,7 +24,7 @@ import {
   type HostStats,
 } from './host-stat.js';
 import { hostXattrReader, noXattrs, type XattrReader } from './host-xattrs.js';
-import { directoryLister, type Listing } from './dir-listing.js';
+import { directoryLister, listerBatches, type Listing } from './dir-listing.js';
 import { mapLimited } from './map-limited.js';
 import { ReadAheadBudget } from './read-ahead.js';
 import { ReadBufferPool } from './read-buffers.js';
@@ -57,6 +57,11 @@ const CONCURRENCY = 32;
  * directories, two threadpool round trips each); each listing holds one descriptor.
  */
 const LISTINGS = 8;
+/**
+ * With the addon's listDirs, listings asked for together share threadpool jobs, and each job
+ * holds one descriptor at a time: more at once means fewer, fuller jobs.
+ */
+const BATCHED_LISTINGS = 64;
 
 /**
  * Chunks that large files read ahead of the writer, all together: the three 1 MiB chunks a file
@@ -104,7 +109,7 @@ class HostScanner {
   private readonly readBuffers = new ReadBufferPool(32 << 20);
   /** What large files may read ahead of the writer, together (read-ahead.ts). */
   private readonly readAhead = new ReadAheadBudget(READ_AHEAD_BYTES);
-  private readonly listings = new Slots(LISTINGS);
+  private readonly listings = new Slots(listerBatches() ? BATCHED_LISTINGS : LISTINGS);
   private outputKey: string | undefined;
   /**
    * The output, if it already exists, by inode and size. The image is written beside it and

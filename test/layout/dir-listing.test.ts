@@ -11,7 +11,12 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fromNodeStats, nodeKind, type HostStats } from '../../src/layout/host-stat.js';
-import { directoryLister, type Listing } from '../../src/layout/dir-listing.js';
+import {
+  MAX_LIST_JOBS,
+  MIN_LIST_BATCH,
+  directoryLister,
+  type Listing,
+} from '../../src/layout/dir-listing.js';
 
 const lister = directoryLister();
 if (!lister) console.log('dir-listing: the native addon is not built; not tested');
@@ -178,6 +183,34 @@ describe.runIf(lister)('native directory listing', () => {
       }
     },
   );
+
+  it('lists many directories asked for at once, each its own, a failure only its own', async () => {
+    // More than MAX_LIST_JOBS × MIN_LIST_BATCH, so that they share several jobs.
+    const count = 4 * MAX_LIST_JOBS * MIN_LIST_BATCH + 3;
+    const root = path.join(dir, 'many-dirs');
+    for (let i = 0; i < count; i++) {
+      fs.mkdirSync(path.join(root, `d${i}`), { recursive: true });
+      for (let k = 0; k < i % 5; k++)
+        fs.writeFileSync(path.join(root, `d${i}`, `f${k}`), 'y'.repeat(i));
+    }
+    try {
+      const asked = Array.from({ length: count }, (_, i) =>
+        // Every seventh does not exist; a third ask for xattrs (jobs of their own).
+        lister!(Buffer.from(path.join(root, i % 7 === 6 ? `gone${i}` : `d${i}`)), i % 3 === 0),
+      );
+      const got = await Promise.all(asked);
+      got.forEach((listing, i) => {
+        if (i % 7 === 6) return expect(listing, `gone${i}`).toBeNull();
+        const names = fs.readdirSync(path.join(root, `d${i}`), { encoding: 'buffer' });
+        expect(listing?.names, `d${i}`).toEqual(names);
+        expect(listing!.stats.map((s) => s!.size)).toEqual(names.map(() => i));
+        const xattrs = listing!.stats.map((s) => s!.hasXattrs);
+        expect(xattrs).toEqual(names.map(() => (i % 3 === 0 ? false : undefined)));
+      });
+    } finally {
+      fs.rmSync(root, { recursive: true });
+    }
+  });
 
   it('gives null for what it cannot list, for Node to report', async () => {
     expect(await lister!(Buffer.from(path.join(dir, 'nope')), false)).toBeNull();
