@@ -160,6 +160,35 @@ static napi_value js_digest(napi_env env, napi_callback_info info) {
   return result;
 }
 
+/*
+ * xxh64Words(data: Uint8Array, out: Uint32Array(2)): the hash of `data` in one call, its high
+ * 32 bits in out[0] and its low ones in out[1]. No state object and no BigInt: for a small file,
+ * those cost more than hashing its few KiB.
+ */
+static napi_value js_words(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2], ab;
+  uint8_t *data;
+  size_t len, out_len, out_offset;
+  void *out_data;
+  napi_typedarray_type type;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return NULL;
+  if (argc < 2 || !get_u8(env, argv[0], &data, &len) ||
+      napi_get_typedarray_info(env, argv[1], &type, &out_len, &out_data, &ab, &out_offset) !=
+          napi_ok ||
+      type != napi_uint32_array || out_len < 2) {
+    napi_throw_type_error(env, NULL, "xxh64Words(data: Uint8Array, out: Uint32Array(2))");
+    return NULL;
+  }
+  uint8_t state[XXH64_STATE_BYTES] = {0};
+  xxh64_update(state, data, len);
+  uint64_t h = xxh64_digest(state);
+  uint32_t *out = out_data;
+  out[0] = (uint32_t)(h >> 32);
+  out[1] = (uint32_t)h;
+  return NULL;
+}
+
 int xxh64_register(napi_env env, napi_value exports) {
   napi_value fn, size;
   return napi_create_function(env, "xxh64Update", NAPI_AUTO_LENGTH, js_update, NULL, &fn) ==
@@ -168,6 +197,9 @@ int xxh64_register(napi_env env, napi_value exports) {
          napi_create_function(env, "xxh64Digest", NAPI_AUTO_LENGTH, js_digest, NULL, &fn) ==
              napi_ok &&
          napi_set_named_property(env, exports, "xxh64Digest", fn) == napi_ok &&
+         napi_create_function(env, "xxh64Words", NAPI_AUTO_LENGTH, js_words, NULL, &fn) ==
+             napi_ok &&
+         napi_set_named_property(env, exports, "xxh64Words", fn) == napi_ok &&
          napi_create_uint32(env, XXH64_STATE_BYTES, &size) == napi_ok &&
          napi_set_named_property(env, exports, "xxh64StateBytes", size) == napi_ok;
 }

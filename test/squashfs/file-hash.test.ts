@@ -41,6 +41,25 @@ describe.each(engines)('xxh64 engine %s', (engine) => {
     }
   });
 
+  it('hashes in one call (words) as the stream does, high half first, at any offset', async () => {
+    const wasm = await xxhash();
+    const make = await xxh64Factory(engine);
+    const bytes = sample(70_000);
+    const out = new Uint32Array(2);
+    for (const [from, to] of [
+      [0, 0],
+      [0, 1],
+      [3, 40],
+      [7, 300],
+      [1, 4096],
+      [5, 70_000],
+    ]) {
+      const want = wasm.h64Raw(bytes.subarray(from, to));
+      make.words(bytes.subarray(from, to), out);
+      expect((BigInt(out[0]!) << 32n) | BigInt(out[1]!), `${from}..${to}`).toBe(want);
+    }
+  });
+
   it('matches published values and hashes views at any offset', async () => {
     const make = await xxh64Factory(engine);
     const digest = (b: Uint8Array) => {

@@ -180,6 +180,8 @@ export class DataWriter {
    * tends to have more (licence files, identical modules), and its block may have left the cache.
    */
   private readonly confirmedTails = new ByteLru<number>(CONFIRMED_TAIL_CACHE_BYTES);
+  /** Where hashOf's one-call hash puts its two halves. */
+  private readonly hashWords = new Uint32Array(2);
   /**
    * Fragment buffers: evicted from the cache, they are reused for the next ones to open (a fresh
    * 128 KiB or 1 MiB buffer per fragment block cost its page faults when the tails were copied
@@ -629,9 +631,9 @@ export class DataWriter {
   }
 
   private hashOf(bytes: Uint8Array): HashKey {
-    const h = this.newHash();
-    h.update(bytes);
-    return splitHash(h.digest());
+    const words = this.hashWords;
+    this.newHash.words(bytes, words);
+    return { hi: words[0]!, lo: words[1]! };
   }
 
   /** Rows of the stored files with this hash and size, in the order they were written. */
