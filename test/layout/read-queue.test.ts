@@ -8,7 +8,9 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { scanSources } from '../../src/layout/host-scan.js';
 import { queuedReads } from '../../src/layout/whole-file-reader.js';
+import { writeImage } from '../../src/squashfs/write/image-writer.js';
 
 const queue = queuedReads();
 if (!queue) console.log('read-queue: the native addon is not built; not tested');
@@ -105,5 +107,37 @@ describe.runIf(queue)('native read queue', () => {
     expect(after).toBeGreaterThanOrEqual(0);
     tickets.push(after);
     for (const t of tickets) expect(q.collect(t)).toBe(1);
+  });
+});
+
+describe('images written at once from host trees', () => {
+  let dir: string;
+  beforeAll(() => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'read-queue-images-'));
+    // Two trees of small files (all through the reader thread, when built), some the same.
+    for (const tree of ['a', 'b']) {
+      for (let i = 0; i < 400; i++) {
+        const file = path.join(dir, tree, `d${i % 9}`, `f${i}`);
+        fs.mkdirSync(path.dirname(file), { recursive: true });
+        fs.writeFileSync(file, content(tree === 'a' ? i : i + (i % 3)));
+      }
+    }
+  });
+  afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  it('come out as they do one at a time: their reads share one reader thread', async () => {
+    const image = async (tree: string, name: string) => {
+      const out = path.join(dir, name);
+      await writeImage(await scanSources([path.join(dir, tree)]), out, {
+        compression: { name: 'none' },
+      });
+      return fs.readFileSync(out);
+    };
+    const alone = [await image('a', 'a1'), await image('b', 'b1')];
+    const together = await Promise.all([image('a', 'a2'), image('b', 'b2'), image('a', 'a3')]);
+    expect(together[0]!.equals(alone[0]!)).toBe(true);
+    expect(together[1]!.equals(alone[1]!)).toBe(true);
+    expect(together[2]!.equals(alone[0]!)).toBe(true);
+    expect(alone[0]!.equals(alone[1]!)).toBe(false);
   });
 });
