@@ -313,9 +313,14 @@ static napi_value js_list_dirs(napi_env env, napi_callback_info info) {
     batch->dirs[i] = job;
     batch->count = i + 1;
   }
-  if (napi_create_reference(env, argv[2], 1, &batch->callbacks_ref) != napi_ok ||
-      !napi_queue_job(env, "tsquashfs:listDirs", execute_batch, complete_batch, batch,
+  if (napi_create_reference(env, argv[2], 1, &batch->callbacks_ref) != napi_ok) {
+    free_batch(batch);
+    goto out_of_memory;
+  }
+  if (!napi_queue_job(env, "tsquashfs:listDirs", execute_batch, complete_batch, batch,
                       &batch->work)) {
+    napi_delete_reference(env, batch->callbacks_ref);
+    free_batch(batch);
     napi_throw_error(env, NULL, "listDirs: could not queue the listings");
     return NULL;
   }
