@@ -64,39 +64,48 @@ export function directoryLister(): DirectoryLister | null {
 
 interface Request {
   dir: Buffer;
+  xattrs: boolean;
   callback: ListCallback;
 }
 
 function batching(listDirs: ListDirs): DirectoryLister {
-  // By the `xattrs` flag, which a job applies to all its directories.
-  const pending: [Request[], Request[]] = [[], []];
+  let pending: Request[] = [];
   const flush = () => {
-    for (const xattrs of [false, true]) {
-      const all = pending[Number(xattrs)]!;
-      if (all.length === 0) continue;
-      pending[Number(xattrs)] = [];
-      const jobs = Math.max(1, Math.min(MAX_LIST_JOBS, Math.floor(all.length / MIN_LIST_BATCH)));
-      const size = Math.ceil(all.length / jobs);
-      for (let at = 0; at < all.length; at += size) {
-        const batch = all.slice(at, at + size);
-        try {
-          listDirs(
-            batch.map((r) => r.dir),
-            xattrs,
-            batch.map((r) => r.callback),
-          );
-        } catch {
-          // A NUL byte in a path: cannot come from readdir, but Node will say what is wrong.
-          for (const r of batch) r.callback(-1);
-        }
-      }
-    }
+    const all = pending;
+    pending = [];
+    // A job applies one `xattrs` flag to all its directories (a scan asks with one flag).
+    for (const xattrs of [false, true])
+      send(
+        listDirs,
+        xattrs,
+        all.filter((r) => r.xattrs === xattrs),
+      );
   };
   return (dir, xattrs) =>
     new Promise((resolve) => {
-      if (pending[0].length === 0 && pending[1].length === 0) setImmediate(flush);
-      pending[Number(xattrs)]!.push({ dir, callback: (...r) => resolve(listingOf(...r)) });
+      if (pending.length === 0) setImmediate(flush);
+      pending.push({ dir, xattrs, callback: (...r) => resolve(listingOf(...r)) });
     });
+}
+
+/** `requests` in at most MAX_LIST_JOBS jobs of at least MIN_LIST_BATCH directories. */
+function send(listDirs: ListDirs, xattrs: boolean, requests: Request[]): void {
+  if (requests.length === 0) return;
+  const jobs = Math.max(1, Math.min(MAX_LIST_JOBS, Math.floor(requests.length / MIN_LIST_BATCH)));
+  const size = Math.ceil(requests.length / jobs);
+  for (let at = 0; at < requests.length; at += size) {
+    const batch = requests.slice(at, at + size);
+    try {
+      listDirs(
+        batch.map((r) => r.dir),
+        xattrs,
+        batch.map((r) => r.callback),
+      );
+    } catch {
+      // A NUL byte in a path: cannot come from readdir, but Node will say what is wrong.
+      for (const r of batch) r.callback(-1);
+    }
+  }
 }
 
 function list(listDir: ListDir, dir: Buffer, xattrs: boolean): Promise<Listing | null> {
